@@ -1,0 +1,249 @@
+import Foundation
+
+/// Everything a batch script needs, checked: every value here is safe to render.
+public struct SbatchRequest: Sendable, Equatable {
+    public var jobName: String
+    public var nodes: Int
+    public var gpusPerNode: Int?
+    public var cpusPerTask: Int?
+    public var memory: String?
+    public var time: SlurmTime?
+    public var partition: String?
+    public var qos: String?
+    public var account: String?
+    public var constraint: String?
+    public var exclusive: Bool
+    public var logDirectory: String
+    public var output: String
+    public var error: String?
+    public var signalLeadSeconds: Int
+    public var venv: String?
+    public var condaEnv: String?
+    public var modules: [String]
+    public var environment: [EnvironmentEntry]
+    public var chdir: String?
+    public var launcher: String
+    public var bootstrapArguments: [String]
+    public var sbatchArguments: [String]
+    /// nil: the script takes the command from its own arguments at submission (`sbatch job.sh CMD...`).
+    public var entrypoint: [String]?
+    public var template: String
+
+    /// `NAME=value` sets a value in the script; a bare `NAME` requires it from the submitting environment,
+    /// so that secrets never have to be written into the script.
+    public enum EnvironmentEntry: Sendable, Equatable {
+        case assign(name: String, value: String)
+        case inherit(name: String)
+    }
+
+    public static let maximumSignalLead = 65_535
+
+    /// Builds and checks a request from merged settings. `entrypoint` is what followed `--`, nil if no `--`.
+    public init(settings: Settings, entrypoint: [String]?, defaultLauncher: String) throws(Failure) {
+        let reader = SettingReader(settings: settings)
+        jobName = try reader.directive(.jobName) ?? "slurm-distil"
+        nodes = try reader.integer(.nodes, atLeast: 1) ?? 1
+        gpusPerNode = try reader.integer(.gpusPerNode, atLeast: 0)
+        cpusPerTask = try reader.integer(.cpusPerTask, atLeast: 1)
+        memory = try reader.directive(.memory)
+        if let memory, memory.range(of: #"^[0-9]+[KMGTkmgt]?$"#, options: .regularExpression) == nil {
+            throw reader.invalid(.memory, memory, hint: "give a size such as 64G, 512M or 0 (all of the node's memory)")
+        }
+        if let text = reader.text(.time) {
+            do {
+                time = try SlurmTime(parsing: text)
+            } catch {
+                throw reader.annotate(error, .time)
+            }
+        }
+        partition = try reader.directive(.partition)
+        qos = try reader.directive(.qos)
+        account = try reader.directive(.account)
+        constraint = try reader.directive(.constraint)
+        exclusive = reader.flag(.exclusive)
+        logDirectory = try reader.directive(.logDir) ?? "slurm-distil-logs"
+        output = try reader.directive(.output) ?? "\(logDirectory)/%x-%j.out"
+        error = try reader.directive(.error)
+        do {
+            signalLeadSeconds = try DurationText.seconds(parsing: reader.text(.signalLead) ?? "120", option: "signal lead")
+        } catch {
+            throw reader.annotate(error, .signalLead)
+        }
+        if signalLeadSeconds > Self.maximumSignalLead {
+            throw reader.invalid(
+                .signalLead, String(signalLeadSeconds), hint: "Slurm's --signal accepts at most \(Self.maximumSignalLead) seconds")
+        }
+        if let limit = time?.seconds, signalLeadSeconds >= limit {
+            throw Failure.usage(
+                "the signal lead time (\(signalLeadSeconds) s, \(reader.source(.signalLead))) is not shorter than the time limit (\(time!), \(reader.source(.time)))",
+                hint: "give a longer --time or a shorter --signal-lead, so the pipeline runs before it is asked to stop")
+        }
+        venv = try reader.path(.venv)
+        condaEnv = try reader.word(.condaEnv)
+        if venv != nil, condaEnv != nil {
+            throw Failure.usage(
+                "both a venv (\(reader.source(.venv))) and a conda environment (\(reader.source(.condaEnv))) were given",
+                hint: "choose one of --venv and --conda-env")
+        }
+        modules = try reader.list(.modules).map { (module) throws(Failure) in
+            try reader.checkWord(module, .modules)
+        }
+        environment = try reader.list(.env).map { (entry) throws(Failure) in try Self.environmentEntry(entry, reader) }
+        chdir = try reader.path(.chdir)
+        launcher = try reader.path(.launcher) ?? defaultLauncher
+        bootstrapArguments = []
+        if let workingDir = try reader.path(.workingDir) {
+            bootstrapArguments += ["--working-dir", workingDir]
+        }
+        if let runtimeEnv = try reader.path(.runtimeEnv) {
+            bootstrapArguments += ["--runtime-env", runtimeEnv]
+        }
+        bootstrapArguments += try reader.list(.bootstrapArgs).map { (argument) throws(Failure) in
+            try reader.checkLine(argument, .bootstrapArgs)
+        }
+        sbatchArguments = try reader.list(.sbatchArgs).map { (argument) throws(Failure) in
+            let checked = try reader.checkDirective(argument, .sbatchArgs)
+            guard checked.hasPrefix("-") else {
+                throw reader.invalid(.sbatchArgs, argument, hint: "give the option as sbatch spells it, e.g. --mail-type=END")
+            }
+            return checked
+        }
+        if let entrypoint {
+            guard !entrypoint.isEmpty else {
+                throw Failure.usage(
+                    "nothing follows '--': the pipeline command is empty",
+                    hint: "put the command after '--' (… -- python -u pipeline.py), or leave out '--' to give it at submission (sbatch job.sh python -u pipeline.py)")
+            }
+            guard !entrypoint[0].trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Failure.usage("the pipeline command after '--' starts with an empty word", hint: "check the quoting of the command after '--'")
+            }
+            for word in entrypoint where word.contains("\0") {
+                throw Failure.usage("the pipeline command contains a NUL byte: \(SlurmTime.describe(word))")
+            }
+        }
+        self.entrypoint = entrypoint
+        template = reader.text(.template) ?? "sbatch"
+    }
+
+    private static func environmentEntry(_ text: String, _ reader: SettingReader) throws(Failure) -> EnvironmentEntry {
+        let name = String(text.prefix { $0 != "=" })
+        guard name.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) != nil else {
+            throw reader.invalid(.env, text, hint: "give NAME=value, or a bare NAME to pass it on from the environment sbatch runs in; NAME is letters, digits and _")
+        }
+        guard text.count > name.count else { return .inherit(name: name) }
+        let value = String(text.dropFirst(name.count + 1))
+        guard !value.contains("\0") else { throw reader.invalid(.env, text, hint: "values cannot contain NUL bytes") }
+        return .assign(name: name, value: value)
+    }
+}
+
+/// Reads typed values out of merged settings, with errors that name the setting and where it came from.
+struct SettingReader {
+    let settings: Settings
+
+    func source(_ key: SettingKey) -> String {
+        settings[key]?.source.description ?? "default"
+    }
+
+    private func optionName(_ key: SettingKey) -> String {
+        switch settings[key]?.source {
+        case .flag(let name): name
+        case .profile(let path, let line): "'\(key.rawValue)' at \(path):\(line)"
+        case .builtIn, nil: key.rawValue
+        }
+    }
+
+    func invalid(_ key: SettingKey, _ value: String, hint: String) -> Failure {
+        Failure.usage("invalid value \(SlurmTime.describe(value)) for \(optionName(key))", hint: hint)
+    }
+
+    func annotate(_ failure: Failure, _ key: SettingKey) -> Failure {
+        Failure(failure.kind, failure.message + " (\(optionName(key)))", hint: failure.hint)
+    }
+
+    func text(_ key: SettingKey) -> String? {
+        switch settings[key]?.value {
+        case .text(let value): value
+        case .integer(let value): String(value)
+        default: nil
+        }
+    }
+
+    func integer(_ key: SettingKey, atLeast minimum: Int) throws(Failure) -> Int? {
+        let value: Int
+        switch settings[key]?.value {
+        case nil: return nil
+        case .integer(let number): value = number
+        case .text(let text):
+            guard let number = Int(text) else {
+                throw invalid(key, text, hint: "give a whole number of at least \(minimum)")
+            }
+            value = number
+        default:
+            throw invalid(key, settings[key]!.value.description, hint: "give a whole number of at least \(minimum)")
+        }
+        guard value >= minimum, value <= 1_000_000 else {
+            throw invalid(key, String(value), hint: "give a whole number of at least \(minimum)")
+        }
+        return value
+    }
+
+    func flag(_ key: SettingKey) -> Bool {
+        if case .flag(let value) = settings[key]?.value { value } else { false }
+    }
+
+    func list(_ key: SettingKey) -> [String] {
+        switch settings[key]?.value {
+        case .list(let values): values
+        case .text(let value): [value]
+        default: []
+        }
+    }
+
+    /// A value that goes into an `#SBATCH` line, which sbatch reads without shell quoting:
+    /// it must be one plain word.
+    func directive(_ key: SettingKey) throws(Failure) -> String? {
+        guard let value = text(key) else { return nil }
+        return try checkDirective(value, key)
+    }
+
+    func checkDirective(_ value: String, _ key: SettingKey) throws(Failure) -> String {
+        guard !value.isEmpty else { throw invalid(key, value, hint: "give a non-empty value") }
+        let forbidden = value.unicodeScalars.first { scalar in
+            scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
+                || "\"'\\`$;#".unicodeScalars.contains(scalar)
+        }
+        if let forbidden {
+            throw invalid(
+                key, value,
+                hint: "#SBATCH lines are not read by a shell, so this value must be one word without spaces, quotes, \\, `, $, ; or # (found \(SlurmTime.describe(String(forbidden))))")
+        }
+        return value
+    }
+
+    /// A name rendered into a shell command, quoted there; newlines would still break `module load`.
+    func word(_ key: SettingKey) throws(Failure) -> String? {
+        guard let value = text(key) else { return nil }
+        return try checkWord(value, key)
+    }
+
+    func checkWord(_ value: String, _ key: SettingKey) throws(Failure) -> String {
+        guard !value.isEmpty, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw invalid(key, value, hint: "give a non-empty name without newlines or control characters")
+        }
+        return value
+    }
+
+    func checkLine(_ value: String, _ key: SettingKey) throws(Failure) -> String {
+        guard !value.contains("\0") else { throw invalid(key, value, hint: "values cannot contain NUL bytes") }
+        return value
+    }
+
+    func path(_ key: SettingKey) throws(Failure) -> String? {
+        guard let value = text(key) else { return nil }
+        guard !value.isEmpty, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw invalid(key, value, hint: "give a path without newlines or control characters")
+        }
+        return value
+    }
+}

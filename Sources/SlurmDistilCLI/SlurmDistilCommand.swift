@@ -1,0 +1,22 @@
+import ArgumentParser
+import SlurmDistil
+
+public struct SlurmDistilCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "slurm-distil",
+        abstract: "Run Ray pipelines (distilabel, Ray Data, vLLM) on a Slurm allocation, and nothing left behind.",
+        discussion: """
+            Typical use:
+              slurm-distil gen-sbatch --nodes 2 --gpus-per-node 1 --time 0:30:00 -- python -u pipeline.py > job.sh
+              sbatch job.sh
+
+            Exit codes:
+              0  success
+            \(FailureKind.allCases.sorted { $0.exitCode < $1.exitCode }.map { "  \($0.exitCode)  \($0.summary)" }.joined(separator: "\n"))
+            """,
+        version: SlurmDistilVersion.current,
+        subcommands: [GenSbatch.self, Templates.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,3 @@
+import SlurmDistilCLI
+
+await CommandRunner.main(arguments: Array(CommandLine.arguments.dropFirst()))
