@@ -54,7 +54,9 @@ let package = Package(
             dependencies: ["TemplateEmbedder"]
         ),
 
-        .testTarget(name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SlurmDistil"]),
+        // Helpers shared by both test targets: processes, paths, the virtual cluster.
+        .target(name: "TestSupport", dependencies: ["SlurmDistil"], path: "Tests/TestSupport"),
+        .testTarget(name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SlurmDistil", "TestSupport"]),
     ]
 )

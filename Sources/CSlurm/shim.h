@@ -13,7 +13,7 @@ static inline void *sd_hostlist_create(const char *hosts) { return (void *)slurm
 static inline int sd_hostlist_count(void *list) { return slurm_hostlist_count(list); }
 static inline char *sd_hostlist_shift(void *list) { return slurm_hostlist_shift(list); }
 static inline char *sd_hostlist_ranged(void *list) { return slurm_hostlist_ranged_string_malloc(list); }
-static inline void sd_hostlist_uniq(void *list) { slurm_hostlist_uniq(list); }
+static inline int sd_hostlist_push_host(void *list, const char *host) { return slurm_hostlist_push_host(list, host); }
 static inline void sd_hostlist_destroy(void *list) { slurm_hostlist_destroy(list); }
 
 #endif

@@ -74,7 +74,8 @@ public enum Profile {
                     guard case .scalar(let nameScalar) = name, case .scalar(let valueScalar) = value else {
                         throw wrongType("a mapping of NAME: value")
                     }
-                    items.append(nameScalar.string + "=" + valueScalar.string)
+                    // `HF_TOKEN:` with no value passes the variable on from the submitting environment.
+                    items.append(value.null != nil ? nameScalar.string : nameScalar.string + "=" + valueScalar.string)
                 }
                 return .list(items)
             case .scalar(let scalar):

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+@testable import SlurmDistil
+import TestSupport
+
+/// The installed binary end to end: exit codes, messages, and that failures leave nothing behind.
+@Suite struct CommandLineTests {
+    func run(_ arguments: [String], in directory: URL? = nil, environment extra: [String: String] = [:]) throws -> ProcessResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CONFIG_HOME"] = "/nonexistent"
+        environment.merge(extra) { _, new in new }
+        return try runProcess(PackagePaths.binary, arguments, environment: environment, directory: directory ?? temporaryDirectory())
+    }
+
+    @Test func designCardCallWritesAValidScript() throws {
+        let directory = try temporaryDirectory()
+        let result = try run(["gen-sbatch", "--nodes", "2", "--gpus-per-node", "1"], in: directory)
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("#!/bin/bash\n"))
+        #expect(try runProcess("/bin/bash", ["-n"], input: result.stdout).status == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appending(path: "slurm-distil-logs").path))
+        #expect(result.stdout.contains("exec \(PackagePaths.binary.hasPrefix("/") ? "" : "")"))
+    }
+
+    @Test(arguments: [
+        (["gen-sbatch", "--time", "2h"], "invalid time limit"),
+        (["gen-sbatch", "--nodes", "0"], "invalid value '0' for --nodes"),
+        (["gen-sbatch", "--nodes", "two"], "'two' is invalid"),
+        (["gen-sbatch", "--"], "nothing follows '--'"),
+        (["gen-sbatch", "--job-name", "a b"], "for --job-name"),
+        (["gen-sbatch", "--template", "nope"], "neither a built-in template nor an existing file"),
+        (["gen-sbatch", "--profile", "/nonexistent.yaml"], "does not exist"),
+        (["gen-sbatch", "--bogus"], "Unknown option '--bogus'"),
+        (["templates", "show", "nope"], "no built-in template 'nope'"),
+        (["no-such-command"], "Unexpected argument"),
+    ])
+    func badInputExitsTwoWithAMessage(arguments: [String], fragment: String) throws {
+        let directory = try temporaryDirectory()
+        let output = directory.appending(path: "job.sh")
+        let result = try run(arguments + (arguments.first == "gen-sbatch" && !arguments.contains("--") ? ["-o", output.path] : []), in: directory)
+        #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(!result.stderr.contains("Fatal error"))
+        #expect(!FileManager.default.fileExists(atPath: output.path), "no partial script is left behind")
+    }
+
+    @Test func profileErrorsNameTheLine() throws {
+        let directory = try temporaryDirectory()
+        try "partition: gpu\nnodez: 2\n".write(to: directory.appending(path: "slurm-distil.yaml"), atomically: true, encoding: .utf8)
+        let result = try run(["gen-sbatch"], in: directory)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("slurm-distil.yaml:2: unknown profile key 'nodez'"))
+    }
+
+    @Test func showConfigSaysWhereEachValueCameFrom() throws {
+        let directory = try temporaryDirectory()
+        try "partition: gpu\ntime: 2:00:00\n".write(to: directory.appending(path: "slurm-distil.yaml"), atomically: true, encoding: .utf8)
+        let result = try run(["gen-sbatch", "--show-config", "--time", "0:10:00"], in: directory)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("partition"))
+        #expect(result.stdout.contains("slurm-distil.yaml:1)"))
+        #expect(result.stdout.contains("0:10:00"))
+        #expect(result.stdout.contains("(--time)"))
+    }
+
+    @Test func outputFileIsExecutableAndUserTemplatesWork() throws {
+        let directory = try temporaryDirectory()
+        let template = directory.appending(path: "mine.mustache")
+        try "#!/bin/bash\n#SBATCH --nodes={{{nodes}}}\nexec {{launcher}} bootstrap --{{#entrypoint}} {{.}}{{/entrypoint}}\n"
+            .write(to: template, atomically: true, encoding: .utf8)
+        let output = directory.appending(path: "job.sh")
+        let result = try run(["gen-sbatch", "-N", "3", "--template", template.path, "-o", output.path, "--", "echo", "a b"], in: directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        let script = try String(contentsOf: output, encoding: .utf8)
+        #expect(script.contains("#SBATCH --nodes=3\n"))
+        #expect(script.hasSuffix(" bootstrap -- echo 'a b'\n"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: output.path)
+        #expect((attributes[.posixPermissions] as? Int ?? 0) & 0o100 != 0)
+    }
+
+    @Test func helpAndTemplatesList() throws {
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Exit codes"))
+        let genHelp = try run(["gen-sbatch", "--help"])
+        #expect(genHelp.stdout.contains("Examples"))
+        let list = try run(["templates", "list"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("sbatch "))
+        #expect(list.stdout.contains("sbatch-srun"))
+        let show = try run(["templates", "show", "sbatch"])
+        #expect(show.stdout == SbatchRenderer.builtInTemplates["sbatch"]! + (SbatchRenderer.builtInTemplates["sbatch"]!.hasSuffix("\n") ? "" : "\n"))
+    }
+}

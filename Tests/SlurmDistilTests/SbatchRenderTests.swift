@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+
+@testable import SlurmDistil
+import TestSupport
+
+let launcher = "/opt/slurm-distil/bin/slurm-distil"
+
+func render(_ pairs: [SettingKey: SettingValue], entrypoint: [String]?, template: String = "sbatch") throws -> String {
+    let request = try SbatchRequest(settings: settings(pairs), entrypoint: entrypoint, defaultLauncher: launcher)
+    return try SbatchRenderer.render(
+        request, template: SbatchRenderer.builtInTemplates[template]!, templateName: template, version: "TEST")
+}
+
+/// Compares with a file in Golden/; UPDATE_GOLDEN=1 rewrites it instead.
+func expectGolden(_ text: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let url = PackagePaths.golden.appending(path: name)
+    if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return
+    }
+    let expected = try String(contentsOf: url, encoding: .utf8)
+    #expect(text == expected, "differs from Golden/\(name); UPDATE_GOLDEN=1 rewrites it", sourceLocation: sourceLocation)
+}
+
+func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
+    try runProcess("/bin/bash", ["-n"], input: script)
+}
+
+@Suite struct SbatchRenderTests {
+    @Test func designCardCallWithoutEntrypoint() throws {
+        let script = try render([.nodes: .integer(2), .gpusPerNode: .integer(1)], entrypoint: nil)
+        try expectGolden(script, "design-card.sh")
+        #expect(try bashSyntaxCheck(script).status == 0)
+        #expect(script.contains(#"exec \#(launcher) bootstrap -- "$@""#))
+        #expect(script.contains(#"if [ "$#" -eq 0 ]"#))
+    }
+
+    @Test func fullRequest() throws {
+        let script = try render(
+            [
+                .nodes: .integer(3), .gpusPerNode: .integer(4), .cpusPerTask: .integer(16), .memory: .text("64G"),
+                .time: .text("1-12"), .partition: .text("gpu"), .qos: .text("high"), .account: .text("proj42"),
+                .constraint: .text("a100&ib"), .exclusive: .flag(true), .jobName: .text("distil-run"),
+                .error: .text("logs/%x-%j.err"), .signalLead: .text("5m"), .venv: .text("/shared/envs/ray"),
+                .modules: .list(["cuda/12.4", "gcc/12"]), .env: .list(["HF_HUB_OFFLINE=1", "HF_TOKEN"]),
+                .chdir: .text("/shared/project"), .workingDir: .text("."), .runtimeEnv: .text("runtime_env.yaml"),
+                .bootstrapArgs: .list(["--object-store-memory", "2G"]), .sbatchArgs: .list(["--mail-type=END"]),
+            ], entrypoint: ["python", "-u", "pipeline.py", "--rows", "1000"])
+        try expectGolden(script, "full.sh")
+        #expect(try bashSyntaxCheck(script).status == 0)
+        for line in [
+            "#SBATCH --nodes=3", "#SBATCH --gpus-per-node=4", "#SBATCH --time=1-12:00:00", "#SBATCH --signal=B:TERM@300",
+            "#SBATCH --exclusive", "#SBATCH --mail-type=END", "module load cuda/12.4 gcc/12", "source /shared/envs/ray/bin/activate",
+        ] {
+            #expect(script.contains(line + "\n"), "missing line: \(line)")
+        }
+    }
+
+    @Test func everyBuiltInTemplateRendersValidBash() throws {
+        for name in SbatchRenderer.builtInTemplates.keys {
+            for entrypoint in [nil, ["python", "x.py"]] as [[String]?] {
+                let script = try render([.nodes: .integer(2), .gpusPerNode: .integer(1), .condaEnv: .text("ray")], entrypoint: entrypoint, template: name)
+                let check = try bashSyntaxCheck(script)
+                #expect(check.status == 0, "\(name): \(check.stderr)")
+                #expect(!script.contains("&amp;") && !script.contains("&#"), "\(name) rendered HTML escapes")
+            }
+        }
+    }
+
+    /// Runs the generated script for real (without sbatch): the launcher it execs is a recorder, so the
+    /// test sees the exact words and environment the script produced from hostile values.
+    @Test func hostileValuesReachTheLauncherExactly() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let record = directory.appending(path: "argv").path
+        let recorder = directory.appending(path: "recorder").path
+        try """
+            #!/bin/bash
+            printf '%s\\0' "$@" > \(ShellQuoting.quote(record))
+            printf '%s\\0' "$HOSTILE" "$PWD" "$VENV_SEEN" >> \(ShellQuoting.quote(record))
+            """.write(toFile: recorder, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: recorder)
+        // A venv and a working folder whose names are themselves hostile.
+        let venv = directory.appending(path: "venv $(touch pwned) 'q'").path
+        try FileManager.default.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
+        try "export VENV_SEEN=yes\n".write(toFile: venv + "/bin/activate", atomically: true, encoding: .utf8)
+        let chdir = directory.appending(path: "work `id` dir").path
+        try FileManager.default.createDirectory(atPath: chdir, withIntermediateDirectories: true)
+
+        for value in hostileValues {
+            let script = try render(
+                [
+                    .launcher: .text(recorder), .venv: .text(venv), .chdir: .text(chdir),
+                    .env: .list(["HOSTILE=" + value]), .bootstrapArgs: .list(["--x", value]),
+                ], entrypoint: ["python", value, "end"])
+            let result = try runProcess("/bin/bash", ["-s"], input: script, directory: directory)
+            #expect(result.status == 0, "\(value.debugDescription): \(result.stderr)")
+            let words = try String(contentsOfFile: record, encoding: .utf8)
+                .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+            #expect(words == ["bootstrap", "--x", value, "--", "python", value, "end", value, chdir, "yes"], "\(value.debugDescription)")
+            #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "pwned").path))
+        }
+    }
+
+    @Test func scriptWithoutEntrypointRunsTheSubmittedCommandOrStops() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = try render([.launcher: .text("/bin/echo")], entrypoint: nil)
+        let path = directory.appending(path: "job.sh").path
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        let given = try runProcess("/bin/bash", [path, "python", "-u", "a b.py"])
+        #expect(given.status == 0)
+        #expect(given.stdout == "bootstrap -- python -u a b.py\n")
+        let missing = try runProcess("/bin/bash", [path])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no pipeline command was given"))
+        #expect(missing.stderr.contains("sbatch"))
+    }
+
+    @Test func inheritedVariableMustBeSet() throws {
+        let script = try render([.launcher: .text("/bin/true"), .env: .list(["SD_TEST_SECRET"])], entrypoint: ["x"])
+        #expect(!script.contains("s3cr3t"))
+        var environment = ProcessInfo.processInfo.environment
+        environment["SD_TEST_SECRET"] = nil
+        let unset = try runProcess("/bin/bash", ["-s"], input: script, environment: environment)
+        #expect(unset.status == 2)
+        #expect(unset.stderr.contains("SD_TEST_SECRET must be set"))
+        environment["SD_TEST_SECRET"] = "s3cr3t"
+        #expect(try runProcess("/bin/bash", ["-s"], input: script, environment: environment).status == 0)
+    }
+
+    @Test func userTemplateWithUnknownVariableIsRefused() throws {
+        let request = try SbatchRequest(settings: settings([:]), entrypoint: ["x"], defaultLauncher: launcher)
+        expectFailure(.usage, containing: "line 2 uses 'gpuCount'") {
+            _ = try SbatchRenderer.render(request, template: "#!/bin/bash\n#SBATCH -G {{{gpuCount}}}\n", templateName: "my.mustache", version: "T")
+        }
+        expectFailure(.usage, containing: "uses 'nope'") {
+            _ = try SbatchRenderer.render(request, template: "{{#nope}}x{{/nope}}", templateName: "t", version: "T")
+        }
+        let fine = try SbatchRenderer.render(
+            request, template: "#!/bin/bash\n{{#gpusPerNode}}#SBATCH -G {{{gpusPerNode}}}\n{{/gpusPerNode}}run {{launcher}}{{#entrypoint}} {{.}}{{/entrypoint}}\n",
+            templateName: "t", version: "T")
+        #expect(fine == "#!/bin/bash\nrun \(launcher) x\n")
+    }
+}
+
+@Suite struct SbatchRequestTests {
+    @Test(arguments: [
+        ([SettingKey.nodes: SettingValue.integer(0)], "invalid value '0'"),
+        ([.gpusPerNode: .integer(-1)], "invalid value '-1'"),
+        ([.cpusPerTask: .integer(0)], "invalid value '0'"),
+        ([.time: .text("2 hours")], "invalid time limit"),
+        ([.memory: .text("lots")], "invalid value 'lots'"),
+        ([.jobName: .text("my job")], "invalid value 'my job'"),
+        ([.jobName: .text("a\nb")], "invalid value 'a\\u{a}b'"),
+        ([.partition: .text("gpu;rm -rf /")], "invalid value"),
+        ([.account: .text("")], "invalid value ''"),
+        ([.output: .text("$HOME/out")], "invalid value"),
+        ([.sbatchArgs: .list(["mail-type=END"])], "invalid value 'mail-type=END'"),
+        ([.sbatchArgs: .list(["--comment=a b"])], "invalid value"),
+        ([.env: .list(["1BAD=x"])], "invalid value '1BAD=x'"),
+        ([.env: .list(["=x"])], "invalid value '=x'"),
+        ([.modules: .list(["cuda\n/12"])], "invalid value"),
+        ([.venv: .text("/a\nb")], "invalid value"),
+        ([.signalLead: .text("soon")], "invalid duration"),
+        ([.signalLead: .text("70000")], "invalid value '70000'"),
+        ([.time: .text("1:00"), .signalLead: .text("120")], "is not shorter than the time limit"),
+        ([.venv: .text("/v"), .condaEnv: .text("c")], "both a venv"),
+    ])
+    func refusesBadInput(pairs: [SettingKey: SettingValue], fragment: String) {
+        expectFailure(.usage, containing: fragment) {
+            _ = try SbatchRequest(settings: settings(pairs), entrypoint: ["x"], defaultLauncher: launcher)
+        }
+    }
+
+    @Test func refusesEmptyEntrypoints() {
+        expectFailure(.usage, containing: "nothing follows '--'") {
+            _ = try SbatchRequest(settings: settings([:]), entrypoint: [], defaultLauncher: launcher)
+        }
+        expectFailure(.usage, containing: "starts with an empty word") {
+            _ = try SbatchRequest(settings: settings([:]), entrypoint: ["", "x"], defaultLauncher: launcher)
+        }
+    }
+
+    @Test func errorsNameTheFlagOrProfileLine() throws {
+        let profile = try Profile.parse("nodes: 0\n", path: "site.yaml")
+        do {
+            _ = try SbatchRequest(settings: Settings.builtInDefaults.overridden(by: profile), entrypoint: nil, defaultLauncher: launcher)
+            Issue.record("accepted nodes: 0")
+        } catch {
+            #expect(error.message.contains("'nodes' at site.yaml:1"))
+        }
+    }
+}
