@@ -1,0 +1,146 @@
+import CSlurm
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What Slurm's controller knows of a node (`scontrol show node`: NodeAddr, NodeHostName).
+public struct SlurmNodeRecord: Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var hostname: String
+
+    public init(name: String, address: String, hostname: String) {
+        self.name = name
+        self.address = address
+        self.hostname = hostname
+    }
+}
+
+public struct NetworkInterface: Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var isIPv6: Bool
+
+    public init(name: String, address: String, isIPv6: Bool) {
+        self.name = name
+        self.address = address
+        self.isIPv6 = isIPv6
+    }
+}
+
+/// Where node addresses can be looked up. The real one asks libslurm, the resolver and the kernel.
+public protocol NodeDirectory: Sendable {
+    /// Node records from the controller; nil when no slurm.conf is reachable from here.
+    func slurmNodeRecords() throws(Failure) -> [String: SlurmNodeRecord]?
+    /// Addresses DNS (or /etc/hosts) gives for `host`, in the resolver's order.
+    func resolve(_ host: String) -> [String]
+    /// This machine's interfaces with their addresses.
+    func localInterfaces() -> [NetworkInterface]
+}
+
+public struct SystemNodeDirectory: NodeDirectory {
+    let environment: [String: String]
+
+    public init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    /// The slurm.conf libslurm would read, if one exists. slurm_init() ends the process when it finds
+    /// none, so it is only ever called after this says yes.
+    public func reachableSlurmConfig() -> String? {
+        var candidates: [String] = []
+        if let explicit = environment["SLURM_CONF"], !explicit.isEmpty {
+            candidates.append(explicit)
+        } else {
+            // The default path, then the copy slurmd caches in configless mode.
+            candidates += ["/etc/slurm/slurm.conf", "/run/slurm/conf/slurm.conf", "/var/run/slurm/conf/slurm.conf"]
+        }
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
+    }
+
+    public func slurmNodeRecords() throws(Failure) -> [String: SlurmNodeRecord]? {
+        guard let config = reachableSlurmConfig() else { return nil }
+        return try LibSlurm.loadNodes(config: config)
+    }
+
+    public func resolve(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var results: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &results) == 0, let first = results else { return [] }
+        defer { freeaddrinfo(first) }
+        var addresses: [String] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if let address = numericAddress(entry.pointee.ai_addr), !addresses.contains(address) {
+                addresses.append(address)
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return addresses
+    }
+
+    public func localInterfaces() -> [NetworkInterface] {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(first) }
+        var interfaces: [NetworkInterface] = []
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            cursor = entry.pointee.ifa_next
+            guard let socketAddress = entry.pointee.ifa_addr, let address = numericAddress(socketAddress) else { continue }
+            interfaces.append(
+                NetworkInterface(
+                    name: String(cString: entry.pointee.ifa_name), address: address,
+                    isIPv6: Int32(socketAddress.pointee.sa_family) == AF_INET6))
+        }
+        return interfaces
+    }
+
+    private func numericAddress(_ socketAddress: UnsafeMutablePointer<sockaddr>) -> String? {
+        let family = Int32(socketAddress.pointee.sa_family)
+        guard family == AF_INET || family == AF_INET6 else { return nil }
+        let length = socklen_t(family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(socketAddress, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else {
+            return nil
+        }
+        let text = String(cString: buffer)
+        // Drop the zone of link-local IPv6 addresses (fe80::1%eth0): Ray takes plain addresses.
+        return text.split(separator: "%").first.map(String.init)
+    }
+}
+
+/// libslurm calls that need a configuration: only made after a slurm.conf was found.
+enum LibSlurm {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var initialized = false
+
+    static func loadNodes(config: String) throws(Failure) -> [String: SlurmNodeRecord] {
+        lock.withLock {
+            if !initialized {
+                slurm_init(config)
+                initialized = true
+            }
+        }
+        var message: UnsafeMutablePointer<node_info_msg_t>?
+        guard slurm_load_node(0, &message, UInt16(SHOW_ALL)) == 0, let message else {
+            let reason = String(cString: slurm_strerror(slurm_get_errno()))
+            throw Failure.environment(
+                "cannot read node records from Slurm's controller: \(reason)",
+                hint: "check that slurmctld is reachable from this node (scontrol ping), or use --address-from dns")
+        }
+        defer { slurm_free_node_info_msg(message) }
+        var records: [String: SlurmNodeRecord] = [:]
+        for index in 0..<Int(message.pointee.record_count) {
+            let node = message.pointee.node_array[index]
+            guard let name = node.name.map({ String(cString: $0) }) else { continue }
+            records[name] = SlurmNodeRecord(
+                name: name, address: node.node_addr.map { String(cString: $0) } ?? name,
+                hostname: node.node_hostname.map { String(cString: $0) } ?? name)
+        }
+        return records
+    }
+}
