@@ -15,15 +15,15 @@ public struct CurlTransport: HTTPTransport {
     }
 
     public func send(_ request: HTTPRequest) async throws(Failure) -> HTTPResponse {
-        let transfer = Transfer(request: request, onChunk: nil)
+        let transfer = Transfer(request: request, onChunk: nil, until: nil)
         let status = try await transfer.run()
         return HTTPResponse(status: status, body: transfer.collected)
     }
 
-    public func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision)
-        async throws(Failure) -> Int
-    {
-        try await Transfer(request: request, onChunk: onChunk).run()
+    public func stream(
+        _ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision, until: @escaping @Sendable () -> Bool
+    ) async throws(Failure) -> Int {
+        try await Transfer(request: request, onChunk: onChunk, until: until).run()
     }
 }
 
@@ -32,13 +32,15 @@ public struct CurlTransport: HTTPTransport {
 private final class Transfer: @unchecked Sendable {
     let request: HTTPRequest
     let onChunk: (@Sendable (Data) -> StreamDecision)?
+    let until: (@Sendable () -> Bool)?
     var collected = Data()
     var uploadOffset = 0
     var stoppedByReceiver = false
 
-    init(request: HTTPRequest, onChunk: (@Sendable (Data) -> StreamDecision)?) {
+    init(request: HTTPRequest, onChunk: (@Sendable (Data) -> StreamDecision)?, until: (@Sendable () -> Bool)?) {
         self.request = request
         self.onChunk = onChunk
+        self.until = until
     }
 
     func run() async throws(Failure) -> Int {
@@ -90,6 +92,17 @@ private final class Transfer: @unchecked Sendable {
             return length
         }
 
+        if until != nil {
+            sd_curl_set_long(handle, CURLOPT_NOPROGRESS, 0)
+            sd_curl_set_pointer(handle, CURLOPT_XFERINFODATA, pointer)
+            sd_curl_set_progress_callback(handle) { context, _, _, _, _ in
+                let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+                guard let until = transfer.until, until() else { return 0 }
+                transfer.stoppedByReceiver = true
+                return 1
+            }
+        }
+
         switch request.method {
         case .get:
             sd_curl_set_long(handle, CURLOPT_HTTPGET, 1)
@@ -119,7 +132,8 @@ private final class Transfer: @unchecked Sendable {
         }
 
         let code = curl_easy_perform(handle)
-        if code != CURLE_OK, !(code == CURLE_WRITE_ERROR && stoppedByReceiver) {
+        let stoppedHere = stoppedByReceiver && (code == CURLE_WRITE_ERROR || code == CURLE_ABORTED_BY_CALLBACK)
+        if code != CURLE_OK, !stoppedHere {
             return .failure(Self.failure(for: code, url: request.url, timeout: request.timeout))
         }
         var status = 0

@@ -42,7 +42,15 @@ public enum StreamDecision: Sendable { case proceed, stop }
 /// HTTP as the Jobs client needs it. The real one is libcurl; tests pass fakes.
 public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequest) async throws(Failure) -> HTTPResponse
-    /// Delivers the body in chunks as they arrive until the server ends it or `onChunk` says stop;
-    /// returns the status code.
-    func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision) async throws(Failure) -> Int
+    /// Delivers the body in chunks as they arrive until the server ends it, `onChunk` says stop, or
+    /// `until` (asked about once a second, also while nothing arrives) says so; returns the status code.
+    func stream(
+        _ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision, until: @escaping @Sendable () -> Bool
+    ) async throws(Failure) -> Int
+}
+
+extension HTTPTransport {
+    public func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision) async throws(Failure) -> Int {
+        try await stream(request, onChunk: onChunk, until: { false })
+    }
 }
