@@ -14,8 +14,10 @@ public enum PackagePaths {
 
 public struct ProcessResult: Sendable {
     public var status: Int32
-    public var stdout: String
+    /// Standard output as bytes, and as text with invalid UTF-8 replaced.
+    public var stdoutData: Data
     public var stderr: String
+    public var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
 }
 
 /// Runs a program to completion, feeding `input` on stdin. Output goes through files, not pipes: a
@@ -36,8 +38,8 @@ public func runProcess(
     let status = child.wait()
     return ProcessResult(
         status: status,
-        stdout: try String(contentsOf: paths[1], encoding: .utf8),
-        stderr: try String(contentsOf: paths[2], encoding: .utf8))
+        stdoutData: try Data(contentsOf: paths[1]),
+        stderr: String(decoding: try Data(contentsOf: paths[2]), as: UTF8.self))
 }
 
 public func temporaryDirectory() throws -> URL {

@@ -20,7 +20,9 @@ public final class RayHead: @unchecked Sendable {
         dashboardPort = basePort + 1
         // Short: Unix socket paths under the temp dir must stay below 107 bytes.
         directory = URL(fileURLWithPath: "/tmp/sdr-\(basePort)")
-        try? FileManager.default.removeItem(at: directory)
+        // A head left by an earlier run that died holds these ports.
+        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, ["/tmp/sdr-\(basePort)/r"])
+        try? FileManager.default.removeItem(atPath: "/tmp/sdr-\(basePort)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
         if auth {
@@ -60,9 +62,9 @@ public final class RayHead: @unchecked Sendable {
         throw TestFailure("Ray's dashboard at \(address) did not answer within 60 s")
     }
 
-    /// Stops exactly this head: its processes are the ones whose command line names its temp dir.
+    /// Stops exactly this head: the processes whose command line names its temp dir, and their children.
     public func stop() {
-        _ = try? runProcess("/bin/sh", ["-c", "pkill -TERM -f -- '\(directory.path)/r' ; sleep 1; pkill -KILL -f -- '\(directory.path)/r'; true"])
+        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, [directory.path + "/r"])
         try? FileManager.default.removeItem(at: directory)
     }
 

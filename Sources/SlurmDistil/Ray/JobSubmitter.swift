@@ -57,7 +57,6 @@ public struct JobSubmitter: Sendable {
         if let workingDir = runtimeEnv.workingDir, !workingDir.contains("://") {
             let root = workingDir.hasPrefix("/") ? workingDir : currentDirectory + "/" + workingDir
             let scanned = try WorkingDirPackage.scan(root: root, excludes: runtimeEnv.excludes)
-            try scanned.checkSize(root: workingDir)
             package = scanned
             packageRoot = root
             runtimeEnv.workingDir = scanned.uri

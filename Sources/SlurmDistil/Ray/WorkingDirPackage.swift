@@ -42,7 +42,27 @@ public struct WorkingDirPackage: Sendable {
         var walker = Walker(root: root, includeGitignore: includeGitignore)
         walker.specs.append(("", PathSpec(lines: defaultExcludes + excludes)))
         try walker.travel(path: root, relative: "", info: info)
-        return WorkingDirPackage(name: "_ray_pkg_" + walker.hash.map { String(format: "%02x", $0) }.joined() + ".zip", entries: walker.entries)
+        var package = WorkingDirPackage(name: "", entries: walker.entries)
+        // Refused before a byte of content is read.
+        try package.checkSize(root: root)
+        var hash: [UInt8] = Array("00000000".utf8)
+        for (relative, path, isDirectory) in walker.visited {
+            var sha = SHA1()
+            sha.update(Array(relative.utf8))
+            if !isDirectory {
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    throw Failure.usage("cannot read \(path) in the working_dir", hint: "fix its permissions, or exclude it with .rayignore")
+                }
+                defer { try? handle.close() }
+                while let chunk = try? handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+                    sha.update(chunk)
+                }
+            }
+            let digest = sha.finalize()
+            for index in 0..<8 { hash[index] ^= digest[index] }
+        }
+        package.name = "_ray_pkg_" + hash.map { String(format: "%02x", $0) }.joined() + ".zip"
+        return package
     }
 
     /// Refuses a package Ray would refuse (413), before reading or sending it, naming the largest files.
@@ -136,7 +156,8 @@ private struct Walker {
     let includeGitignore: Bool
     /// Exclusion specs with the folder (relative to the root) their patterns are relative to.
     var specs: [(base: String, spec: PathSpec)] = []
-    var hash: [UInt8] = Array("00000000".utf8)
+    /// Every path Ray hashes: relative name ("." for the root), path, and whether it is a folder.
+    var visited: [(String, String, Bool)] = []
     var entries: [WorkingDirPackage.Entry] = []
     /// (device, inode) of the folders on the current path, to stop at symlink loops.
     var ancestors: [(UInt64, UInt64)] = []
@@ -169,8 +190,7 @@ private struct Walker {
         }
         if skipped { return }
 
-        var sha = SHA1()
-        sha.update(Array((relative.isEmpty ? "." : relative).utf8))
+        visited.append((relative.isEmpty ? "." : relative, path, isDirectory))
         if isDirectory {
             let identity = (UInt64(info.st_dev), UInt64(info.st_ino))
             if ancestors.contains(where: { $0 == identity }) {
@@ -178,7 +198,6 @@ private struct Walker {
                     "working_dir has a symlink loop at \(relative)",
                     hint: "remove the link, or exclude it with .rayignore (Ray's own client would recurse forever)")
             }
-            xor(sha.finalize())
             let children: [String]
             do {
                 children = try FileManager.default.contentsOfDirectory(atPath: path)
@@ -199,20 +218,11 @@ private struct Walker {
                 try travel(path: childPath, relative: relative.isEmpty ? child : relative + "/" + child, info: childInfo)
             }
         } else {
-            guard let handle = FileHandle(forReadingAtPath: path) else {
+            guard access(path, R_OK) == 0 else {
                 throw Failure.usage("cannot read \(path) in the working_dir", hint: "fix its permissions, or exclude it with .rayignore")
             }
-            defer { try? handle.close() }
-            while let chunk = try? handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-                sha.update(chunk)
-            }
-            xor(sha.finalize())
             entries.append(.init(name: relative, path: path, size: Int(info.st_size), mode: UInt32(info.st_mode), isDirectory: false))
         }
-    }
-
-    mutating func xor(_ digest: [UInt8]) {
-        for index in 0..<8 { hash[index] ^= digest[index] }
     }
 }
 
