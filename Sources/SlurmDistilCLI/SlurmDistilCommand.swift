@@ -15,7 +15,7 @@ public struct SlurmDistilCommand: AsyncParsableCommand {
             \(FailureKind.allCases.sorted { $0.exitCode < $1.exitCode }.map { "  \($0.exitCode)  \($0.summary)" }.joined(separator: "\n"))
             """,
         version: SlurmDistilVersion.current,
-        subcommands: [GenSbatch.self, Templates.self, Hosts.self, Submit.self, Status.self, Logs.self, Stop.self, List.self, Delete.self]
+        subcommands: [GenSbatch.self, Bootstrap.self, Templates.self, Hosts.self, Submit.self, Status.self, Logs.self, Stop.self, List.self, Delete.self, NodeCommand.self]
     )
 
     public init() {}

@@ -65,6 +65,8 @@ public enum JobExit {
     public static let failedWithoutExitCode: Int32 = 6
     public static let stopped: Int32 = 7
     public static let interrupted: Int32 = 130
+    /// bootstrap got SIGTERM (scancel, or Slurm's signal before the time limit) and stopped the job.
+    public static let terminated: Int32 = 143
 
     public static func status(for job: RayJobInfo) -> Int32 {
         switch job.status {

@@ -260,6 +260,8 @@ public struct RayJobsClient: Sendable {
         }
         let received = LockedData(keep: false)
         let finished = LockedFlag()
+        // However this ends (also cancelled or lost), the stream closes once it has gone quiet.
+        defer { finished.value = true }
         let stream: Task<Result<Int, Failure>, Never>? = info.driverNodeID.map { node in
             Task {
                 do throws(Failure) {

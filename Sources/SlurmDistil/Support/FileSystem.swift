@@ -65,3 +65,21 @@ public struct LocalFileSystem: FileSystem {
         return true
     }
 }
+
+/// Sizes such as 2G, 500M, 1048576.
+public enum ByteSize {
+    public static func parse(_ text: String, option: String) throws(Failure) -> Int {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text.uppercased())
+        if digits.hasSuffix("IB") { digits = digits.dropLast(2) } else if digits.hasSuffix("B") { digits = digits.dropLast() }
+        var factor = 1
+        if let last = digits.last, let unit = units[last] {
+            factor = unit
+            digits = digits.dropLast()
+        }
+        guard let value = Int(digits), value > 0 else {
+            throw Failure.usage("invalid size \(text.debugDescription) for \(option)", hint: "give bytes, or a number with K, M, G or T (e.g. 500M, 2G)")
+        }
+        return value * factor
+    }
+}

@@ -13,6 +13,10 @@ struct AddressOptions: ParsableArguments {
     var headNode: String?
 
     func policy() throws(Failure) -> AddressPolicy {
+        try Self.policy(addressFrom: addressFrom, interface: interface)
+    }
+
+    static func policy(addressFrom: String, interface: String?) throws(Failure) -> AddressPolicy {
         if let interface {
             guard addressFrom == "auto" || addressFrom == "interface" else {
                 throw Failure.usage(

@@ -1,0 +1,300 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The whole run inside an allocation: Ray up on every node, the pipeline through the Jobs API, its
+/// status as the batch job's, and exactly what was started torn down again.
+public final class Bootstrapper: @unchecked Sendable {
+    public struct Record: Codable, Sendable {
+        public var slurmJobID: String
+        public var nodes: [String]
+        public var head: String
+        public var dashboard: String
+        public var submissionID: String?
+        public var status: String
+        public var exitCode: Int32
+        public var message: String?
+        public var seconds: [String: Double] = [:]
+    }
+
+    let plan: BootstrapPlan
+    let request: JobRequest
+    let environment: [String: String]
+    let currentDirectory: String
+    let started = Date()
+    private var steps: [(name: String, process: ChildProcess)] = []
+    private let stepsLock = NSLock()
+    let terminationRequested = LockedFlag()
+    private var record: Record
+
+    public init(plan: BootstrapPlan, request: JobRequest, environment: [String: String], currentDirectory: String) {
+        self.plan = plan
+        self.request = request
+        self.environment = environment
+        self.currentDirectory = currentDirectory
+        record = Record(slurmJobID: plan.jobID, nodes: plan.nodes, head: plan.head, dashboard: plan.dashboardURL, status: "STARTING", exitCode: 0)
+    }
+
+    static func say(_ text: String) {
+        FileHandle.standardError.write(Data("slurm-distil: \(text)\n".utf8))
+    }
+
+    func mark(_ event: String) {
+        record.seconds[event] = (Date().timeIntervalSince(started) * 100).rounded() / 100
+    }
+
+    /// SIGTERM/SIGINT/SIGHUP: stop the pipeline, keep its output, tear down.
+    func watchSignals(onSignal: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        [SIGTERM, SIGINT, SIGHUP].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                guard !terminationRequested.value else { return }
+                terminationRequested.value = true
+                Self.say("signal \(number) received: stopping the pipeline, saving its output, tearing down")
+                onSignal()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    public func run() async -> Int32 {
+        let status: Int32
+        var failure: Failure?
+        do {
+            status = try await runSteps()
+        } catch {
+            failure = error
+            status = terminationRequested.value ? JobExit.terminated : error.kind.exitCode
+            record.status = terminationRequested.value ? "TERMINATED" : "BOOTSTRAP_FAILED"
+            record.message = error.description
+            Self.say("error: \(error.message)" + (error.hint.map { "\nhint: \($0)" } ?? ""))
+        }
+        teardown()
+        record.exitCode = status
+        mark("finished")
+        writeRecord()
+        if failure == nil {
+            Self.say("done: \(record.status), exit \(status); output and status in \(plan.jobFolder)")
+        }
+        return status
+    }
+
+    private func runSteps() async throws(Failure) -> Int32 {
+        try prepareFolder()
+        let token = Self.newToken()
+        do {
+            try token.write(toFile: plan.tokenPath, atomically: false, encoding: .utf8)
+            chmod(plan.tokenPath, 0o600)
+        } catch {
+            throw Failure(.runtime, "cannot write the token file \(plan.tokenPath)", hint: "check that the job folder is writable")
+        }
+        var stepEnvironment = environment
+        stepEnvironment["RAY_AUTH_MODE"] = "token"
+        stepEnvironment["RAY_AUTH_TOKEN"] = token
+        let client = RayJobsClient(address: plan.dashboardURL, token: RayToken(value: token, source: plan.tokenPath))
+        let task = Task { [self] () async -> Result<Int32, Failure> in
+            do throws(Failure) {
+                return .success(try await startAndRun(client: client, stepEnvironment: stepEnvironment))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let sources = watchSignals { task.cancel() }
+        defer { sources.forEach { $0.cancel() } }
+        return try await task.value.get()
+    }
+
+    private func startAndRun(client: RayJobsClient, stepEnvironment: [String: String]) async throws(Failure) -> Int32 {
+        Self.say("starting Ray on \(plan.nodes.count) node(s): head \(plan.head) at \(plan.headAddress), dashboard \(plan.dashboardURL)")
+        try startStep("head", plan.headStep, environment: stepEnvironment)
+        try await waitForDashboard(client)
+        mark("headReady")
+        if let workerStep = plan.workerStep {
+            try startStep("workers", workerStep, environment: stepEnvironment)
+        }
+        try await waitForNodes(client)
+        mark("rayReady")
+
+        var job = request
+        job.metadata["slurm_job_id"] = plan.jobID
+        let prepared = try JobSubmitter.prepare(job, currentDirectory: currentDirectory)
+        let id = try await JobSubmitter(client: client).submit(prepared) { Self.say($0) }
+        record.submissionID = id
+        mark("submitted")
+        Self.say("submitted pipeline as Ray job \(id); its output follows (also in \(plan.jobFolder)/pipeline.log)")
+        FileManager.default.createFile(atPath: plan.jobFolder + "/pipeline.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: plan.jobFolder + "/pipeline.log")
+        defer { try? log?.close() }
+        let followTask = Task { () async -> Result<RayJobInfo, Failure> in
+            do throws(Failure) {
+                return .success(
+                    try await client.follow(
+                        id, output: { chunk in
+                            FileHandle.standardOutput.write(chunk)
+                            log?.write(chunk)
+                        }, progress: { Self.say($0) }))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let final: RayJobInfo
+        do {
+            final = try await withTaskCancellationHandler {
+                await followTask.value
+            } onCancel: {
+                followTask.cancel()
+            }.get()
+        } catch {
+            if terminationRequested.value {
+                try await stopJob(id, client: client)
+                throw Failure(.runtime, "terminated by a signal; pipeline job \(id) was stopped", hint: "its output so far is in \(plan.jobFolder)/pipeline.log")
+            }
+            throw error
+        }
+        record.status = final.status.rawValue
+        record.message = final.message.map { String($0.prefix(2000)) }
+        return JobExit.status(for: final)
+    }
+
+    private func stopJob(_ id: String, client: RayJobsClient) async throws(Failure) {
+        Self.say("stopping Ray job \(id)")
+        _ = try? await client.stop(id)
+        for _ in 0..<40 {
+            if let info = try? await client.job(id), info.status.isTerminal {
+                record.status = "TERMINATED (job \(info.status.rawValue))"
+                return
+            }
+            try? await Task.sleep(nanoseconds: 250_000_000)
+        }
+        record.status = "TERMINATED (job did not stop within 10 s)"
+    }
+
+    // MARK: - Steps
+
+    private func startStep(_ name: String, _ command: [String], environment: [String: String]) throws(Failure) {
+        let process = try ChildProcess.spawn(command[0], Array(command.dropFirst()), environment: environment, stdin: .null)
+        stepsLock.withLock { steps.append((name, process)) }
+    }
+
+    /// A step that ended while Ray should be running is a failure to report at once.
+    private func checkSteps() throws(Failure) {
+        for step in stepsLock.withLock({ steps }) {
+            var status: Int32 = 0
+            let result = waitpid(step.process.pid, &status, WNOHANG)
+            if result == step.process.pid {
+                let nodes = step.name == "head" ? [plan.head] : plan.workers
+                throw Failure(
+                    .runtime, "the \(step.name) step (\(HostList.compact(nodes))) exited with status \(ChildProcess.exitStatus(status)) while Ray was starting or running\n\(tails(nodes))",
+                    hint: "see \(plan.jobFolder)/ray-NODE.log; a wrong venv or Ray missing on a node shows there")
+            }
+        }
+    }
+
+    private func tails(_ nodes: [String]) -> String {
+        nodes.prefix(4).map { node in
+            let path = "\(plan.jobFolder)/ray-\(node).log"
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no output)"
+            return "--- last lines of \(path):\n" + text.split(separator: "\n", omittingEmptySubsequences: false).suffix(12).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    private func waitForDashboard(_ client: RayJobsClient) async throws(Failure) {
+        let deadline = Date().addingTimeInterval(Double(120))
+        while Date() < deadline {
+            try checkSteps()
+            if terminationRequested.value { throw Failure(.runtime, "terminated while the head was starting") }
+            if (try? await client.jobs()) != nil { return }
+            try? await Task.sleep(nanoseconds: 300_000_000)
+        }
+        throw Failure(.runtime, "Ray's dashboard at \(plan.dashboardURL) did not answer within 120 s\n\(tails([plan.head]))", hint: "a port may be taken or the head failed; see \(plan.jobFolder)/ray-\(plan.head).log")
+    }
+
+    struct NodesAnswer: Decodable {
+        struct Inner: Decodable {
+            struct Node: Decodable {
+                var node_ip: String
+                var state: String
+                var resources_total: [String: Double]?
+            }
+            var result: [Node]
+        }
+        struct Data: Decodable { var result: Inner }
+        var data: Data
+    }
+
+    private func waitForNodes(_ client: RayJobsClient) async throws(Failure) {
+        let expected = plan.nodes.count
+        let deadline = Date().addingTimeInterval(Double(300))
+        var lastReport = ""
+        var alive: [NodesAnswer.Inner.Node] = []
+        while Date() < deadline {
+            try checkSteps()
+            if terminationRequested.value { throw Failure(.runtime, "terminated while the workers were starting") }
+            if let response = try? await client.send(.get, "/api/v0/nodes?limit=1000&detail=false"), response.status == 200,
+                let answer = try? JSONDecoder().decode(NodesAnswer.self, from: response.body)
+            {
+                alive = answer.data.result.result.filter { $0.state == "ALIVE" }
+                let gpus = alive.reduce(0.0) { $0 + ($1.resources_total?["GPU"] ?? 0) }
+                if alive.count == expected, Int(gpus) == expected * plan.gpusPerNode { return }
+                let report = "\(alive.count)/\(expected) nodes up (\(Int(gpus)) GPUs)"
+                if report != lastReport {
+                    Self.say(report + ", waiting")
+                    lastReport = report
+                }
+            }
+            try? await Task.sleep(nanoseconds: 250_000_000)
+        }
+        throw Failure(.runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\n\(tails(plan.workers))", hint: "see the nodes' logs in \(plan.jobFolder)")
+    }
+
+    // MARK: - Teardown
+
+    /// Ends the steps: srun forwards SIGUSR1 to every node's agent, which stops its own Ray tree
+    /// (a SIGTERM to srun would make it kill the step outright).
+    private func teardown() {
+        let current = stepsLock.withLock { steps }
+        guard !current.isEmpty else { return }
+        Self.say("tearing down Ray on \(plan.nodes.count) node(s)")
+        for step in current.reversed() { kill(step.process.pid, SIGUSR1) }
+        let deadline = Date().addingTimeInterval(20)
+        var running = current
+        while !running.isEmpty, Date() < deadline {
+            running = running.filter { step in
+                var status: Int32 = 0
+                return waitpid(step.process.pid, &status, WNOHANG) == 0
+            }
+            if !running.isEmpty { usleep(100_000) }
+        }
+        for step in running {
+            Self.say("the \(step.name) step did not end within 20 s; killing it")
+            kill(step.process.pid, SIGKILL)
+            _ = step.process.wait()
+        }
+        mark("tornDown")
+    }
+
+    private func prepareFolder() throws(Failure) {
+        do {
+            try FileManager.default.createDirectory(atPath: plan.jobFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw Failure(.runtime, "cannot create the job folder \(plan.jobFolder)", hint: "check that the submit folder is writable")
+        }
+    }
+
+    private func writeRecord() {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(record) {
+            FileManager.default.createFile(atPath: plan.jobFolder + "/status.json", contents: data)
+        }
+    }
+
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What runs on each node inside bootstrap's srun step: works out this node's own address, starts
+/// `ray start --block` as its child, and on SIGTERM stops exactly that child's process tree.
+public struct NodeAgent {
+    public struct Settings: Sendable {
+        public var role: HostEntry.Role
+        public var jobID: String
+        public var ray: String
+        public var tempRoot: String
+        public var ports: RayPorts
+        public var policy: AddressPolicy
+        public var headAddress: String?
+        public var dashboardHost: String?
+        public var gpus: Int
+        public var objectStoreBytes: Int?
+        public var drainTimeoutSeconds: Int
+
+        public init(role: HostEntry.Role, jobID: String, ray: String, tempRoot: String, ports: RayPorts, policy: AddressPolicy, gpus: Int, drainTimeoutSeconds: Int) {
+            self.role = role
+            self.jobID = jobID
+            self.ray = ray
+            self.tempRoot = tempRoot
+            self.ports = ports
+            self.policy = policy
+            self.gpus = gpus
+            self.drainTimeoutSeconds = drainTimeoutSeconds
+        }
+    }
+
+    let settings: Settings
+    let environment: [String: String]
+    let directory: any NodeDirectory
+
+    public init(settings: Settings, environment: [String: String], directory: any NodeDirectory) {
+        self.settings = settings
+        self.environment = environment
+        self.directory = directory
+    }
+
+    static func say(_ text: String) {
+        FileHandle.standardError.write(Data("slurm-distil node: \(text)\n".utf8))
+    }
+
+    /// Runs until Ray ends or a signal arrives; returns the exit status for the step.
+    public func run() throws(Failure) -> Int32 {
+        guard let node = environment["SLURMD_NODENAME"], !node.isEmpty else {
+            throw Failure.environment("SLURMD_NODENAME is not set", hint: "_node only runs inside bootstrap's srun steps")
+        }
+        let address: String
+        switch settings.policy {
+        case .interface(let name):
+            address = try AddressPlanner(directory: directory).localAddress(interface: name, node: node)
+        default:
+            var single = try Allocation(nodeList: node)
+            single.thisNode = node
+            guard let found = try AddressPlanner(directory: directory).plan(single, policy: settings.policy).hosts.first?.address else {
+                throw Failure.environment("no address for \(node)", hint: "give --interface NAME")
+            }
+            address = found
+        }
+        let temp = BootstrapPlan.tempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node)
+        // A requeued job reuses the id: start from an empty, private folder.
+        try? FileManager.default.removeItem(atPath: temp)
+        do {
+            try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw Failure.environment("cannot create Ray's temp dir \(temp) on \(node): \(error.localizedDescription)", hint: "check --temp-root on that node")
+        }
+        let command = BootstrapPlan.rayStart(
+            ray: settings.ray, role: settings.role, nodeAddress: address, headAddress: settings.headAddress,
+            dashboardHost: settings.dashboardHost, ports: settings.ports, tempDirectory: temp,
+            cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes)
+        var childEnvironment = environment
+        childEnvironment["RAY_AUTH_MODE"] = "token"
+        childEnvironment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(settings.drainTimeoutSeconds)
+        childEnvironment["RAY_USAGE_STATS_ENABLED"] = "0"
+        guard childEnvironment["RAY_AUTH_TOKEN"] != nil else {
+            throw Failure.environment("RAY_AUTH_TOKEN is not set for this step", hint: "_node only runs inside bootstrap's srun steps")
+        }
+        Self.say("\(node): starting Ray \(settings.role.rawValue) at \(address): \(ShellQuoting.join(command))")
+
+        // Signals are handled on a queue of their own; the main thread waits for Ray.
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { signal(number, SIG_IGN) }
+        let child = try ChildProcess.spawn(settings.ray, Array(command.dropFirst()), environment: childEnvironment, stdin: .null)
+        let stopping = LockedFlag()
+        var sources: [DispatchSourceSignal] = []
+        // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);
+        // SIGTERM comes from Slurm itself (scancel, time limit), which sends SIGKILL KillWait seconds later.
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] {
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                guard !stopping.value else { return }
+                stopping.value = true
+                Self.say("\(node): signal \(number): stopping this node's Ray (pid \(child.pid) and its processes)")
+                let killed = ProcessTree.terminate(child.pid, grace: 3)
+                if !killed.isEmpty { Self.say("\(node): \(killed.count) Ray processes needed SIGKILL") }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        // Ray's processes are re-parented away when `ray start` dies first; remember who they are.
+        let tree = LockedPids()
+        let watcher = DispatchSource.makeTimerSource(queue: .global())
+        watcher.schedule(deadline: .now() + 1, repeating: 1)
+        watcher.setEventHandler { tree.add(ProcessTree.descendants(of: [child.pid] + tree.pids.filter(ProcessTree.isAlive))) }
+        watcher.resume()
+        let status = child.wait()
+        watcher.cancel()
+        let leftovers = tree.pids.filter(ProcessTree.isAlive)
+        for pid in leftovers { ProcessTree.terminate(pid, grace: 2) }
+        try? FileManager.default.removeItem(atPath: temp)
+        if stopping.value {
+            Self.say("\(node): Ray stopped; temp dir removed")
+            return 0
+        }
+        Self.say("\(node): Ray exited by itself with status \(status)\(leftovers.isEmpty ? "" : ", \(leftovers.count) processes killed after it")")
+        return status == 0 ? 1 : status
+    }
+}
+
+final class LockedPids: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [pid_t] = []
+    var pids: [pid_t] { lock.withLock { stored } }
+    func add(_ more: [pid_t]) { lock.withLock { stored += more.filter { !stored.contains($0) } } }
+}

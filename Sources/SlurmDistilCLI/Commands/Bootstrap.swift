@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import SlurmDistil
+
+struct Bootstrap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inside an allocation: start Ray on every node, run the pipeline as a Ray job, tear down.",
+        discussion: """
+            Normally called by the script `slurm-distil gen-sbatch` writes. The pipeline's status becomes the batch
+            job's: 0 if it SUCCEEDED, its own exit code if it failed with one, \(JobExit.failedWithoutExitCode) if it failed without one,
+            \(JobExit.stopped) if it was stopped, \(JobExit.terminated) after SIGTERM (scancel, or Slurm's signal before the time limit).
+            Output, the token (0600) and status.json are kept in the job folder.
+
+            Examples:
+              slurm-distil bootstrap -- python -u pipeline.py
+              slurm-distil bootstrap --interface ib0 --working-dir . --runtime-env runtime_env.yaml -- python -u pipeline.py
+              slurm-distil bootstrap --dry-run -- python -u pipeline.py
+            """
+    )
+
+    @OptionGroup var address: AddressOptions
+    @Option(help: "Folder to upload as the pipeline's working_dir.")
+    var workingDir: String?
+    @Option(help: "runtime_env YAML for the pipeline; ${VAR} comes from the environment and is never printed.")
+    var runtimeEnv: String?
+    @Option(help: "The ray executable on every node (default: ray on PATH, e.g. from --venv).")
+    var ray = "ray"
+    @Option(help: "Node-local folder for Ray's per-job temp dirs (default /tmp).")
+    var tempRoot = "/tmp"
+    @Option(help: "Object store size per node, e.g. 2G or 500M (default: Ray's choice).")
+    var objectStoreMemory: String?
+    @Option(help: "Seconds Ray drains a node on shutdown (RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S).")
+    var drainTimeout = 5
+    @Option(help: "Address the dashboard binds to (default: the head's cluster address; 0.0.0.0 exposes it).")
+    var dashboardHost: String?
+    @Option(help: "Folder for output, token and status.json (default SUBMIT_DIR/slurm-distil-logs/JOBID).")
+    var jobFolder: String?
+    @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
+    var dryRun = false
+    @Argument(parsing: .postTerminator, help: "The pipeline command, after '--'.")
+    var entrypoint: [String] = []
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard !entrypoint.isEmpty else {
+            throw Failure.usage("no pipeline command after '--'", hint: "slurm-distil bootstrap -- python -u pipeline.py")
+        }
+        let allocation = try Allocation(environment: environment, hostname: ProcessInfo.processInfo.hostName)
+        let policy = try address.policy()
+        let directory = SystemNodeDirectory(environment: environment)
+        let head = try AddressPlanner.head(of: allocation, requested: address.headNode)
+        let headAddress: String
+        if case .interface(let name) = policy {
+            guard allocation.thisNode == head else {
+                throw Failure.usage("with --interface, bootstrap must run on the head node \(head) (it runs on \(allocation.thisNode ?? "an unknown node"))", hint: "leave out --head-node, so the head is the batch script's node")
+            }
+            headAddress = try AddressPlanner(directory: directory).localAddress(interface: name, node: head)
+        } else {
+            var single = allocation
+            single.nodes = [head]
+            single.cpusPerNode = []
+            headAddress = try AddressPlanner(directory: directory).plan(single, policy: policy).hosts[0].address ?? ""
+        }
+        if let dashboardHost, dashboardHost == "0.0.0.0" || dashboardHost == "::" {
+            StandardError.write("slurm-distil: warning: the dashboard will listen on all interfaces (\(dashboardHost)); anyone who reaches it still needs the job's token\n")
+        }
+        let submitDirectory = allocation.submitDirectory ?? LocalFileSystem().currentDirectory
+        var options = BootstrapOptions(
+            launcher: LocalFileSystem().executablePath,
+            jobFolder: jobFolder ?? "\(submitDirectory)/slurm-distil-logs/\(allocation.jobID)")
+        options.policy = policy
+        options.headNode = address.headNode
+        options.ray = ray
+        options.tempRoot = tempRoot
+        options.objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
+        options.drainTimeoutSeconds = drainTimeout
+        options.dashboardHost = dashboardHost
+        var ports = RayPorts.block(jobID: allocation.jobID)
+        if allocation.thisNode == head {
+            // Another job on this node may hold the block: take the next free one.
+            var shift = 0
+            while shift < RayPorts.blockCount, !ports.headPorts.allSatisfy({ PortProbe.isFree($0, on: headAddress) }) {
+                shift += 1
+                ports = RayPorts.block(jobID: allocation.jobID, shift: shift)
+            }
+            guard shift < RayPorts.blockCount else {
+                throw Failure.environment("no free block of Ray ports on \(head) (\(RayPorts.firstBlock)-32000)", hint: "another job or service holds them; check with `ss -ltn`")
+            }
+        }
+        let plan = try BootstrapPlan.make(allocation: allocation, options: options, headAddress: headAddress, ports: ports)
+        if dryRun {
+            print(plan.description, terminator: "")
+            return
+        }
+        var request = JobRequest(entrypoint: entrypoint)
+        if let runtimeEnv {
+            request.runtimeEnv = try RuntimeEnvironment.parse(yaml: LocalFileSystem().read(runtimeEnv), path: runtimeEnv, environment: environment)
+        }
+        request.workingDir = workingDir
+        let status = await Bootstrapper(plan: plan, request: request, environment: environment, currentDirectory: LocalFileSystem().currentDirectory).run()
+        throw ExitCode(status)
+    }
+}
+
+/// The per-node agent bootstrap starts through srun; not for direct use.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "_node", abstract: "Internal: run Ray on this node for bootstrap.", shouldDisplay: false)
+
+    @Option var role: String
+    @Option var jobId: String
+    @Option var ray = "ray"
+    @Option var tempRoot = "/tmp"
+    @Option var portBase: Int
+    @Option var addressFrom = "auto"
+    @Option var interface: String?
+    @Option var drainTimeout = 5
+    @Option var objectStoreMemory: Int?
+    @Option var numGpus = 0
+    @Option var dashboardHost: String?
+    @Option var headAddress: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let role = HostEntry.Role(rawValue: role) else { throw Failure.usage("--role must be head or worker") }
+        let policy = try AddressOptions.policy(addressFrom: addressFrom, interface: interface)
+        var settings = NodeAgent.Settings(
+            role: role, jobID: jobId, ray: ray, tempRoot: tempRoot, ports: RayPorts(base: portBase), policy: policy, gpus: numGpus,
+            drainTimeoutSeconds: drainTimeout)
+        settings.headAddress = headAddress
+        settings.dashboardHost = dashboardHost
+        settings.objectStoreBytes = objectStoreMemory
+        let status = try NodeAgent(settings: settings, environment: environment, directory: SystemNodeDirectory(environment: environment)).run()
+        throw ExitCode(status)
+    }
+}
