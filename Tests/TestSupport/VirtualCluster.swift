@@ -16,14 +16,49 @@ public enum VirtualCluster {
         try runProcess(script, arguments)
     }
 
-    /// Submits `script` with sbatch from the controller, waits for the job and returns its id and record.
-    public static func submitAndWait(_ script: String, arguments: [String] = [], in directory: URL) throws -> SlurmJob {
-        let submitted = try exec("ctl", ["sbatch", "--parsable", "--wait", script] + arguments, in: directory)
+    /// Submits `script` with sbatch from the controller and returns the job id.
+    public static func submit(_ script: String, arguments: [String] = [], in directory: URL) throws -> Int {
+        let submitted = try exec("ctl", ["sbatch", "--parsable", script] + arguments, in: directory)
         guard let id = Int(submitted.stdout.split(separator: ";").first?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
         else {
             throw TestFailure("sbatch did not submit: \(submitted.stdout) \(submitted.stderr)")
         }
-        return try job(id)
+        return id
+    }
+
+    public static let endStates: Set<String> = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE"]
+
+    /// Polls the job until it ends (sbatch --wait polls too slowly for tests: up to 30 s late).
+    public static func waitForEnd(_ id: Int, timeout: Double = 300) throws -> SlurmJob {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let current = try job(id)
+            if endStates.contains(current.state) { return current }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        throw TestFailure("job \(id) did not end within \(Int(timeout)) s")
+    }
+
+    /// Submits `script` with sbatch from the controller, waits for the job and returns its record.
+    public static func submitAndWait(_ script: String, arguments: [String] = [], in directory: URL) throws -> SlurmJob {
+        try waitForEnd(try submit(script, arguments: arguments, in: directory))
+    }
+
+    /// Processes of Ray (or of slurm-distil's node agent) still running on the compute nodes.
+    public static func rayProcessesOnNodes() throws -> [String] {
+        var found: [String] = []
+        let namespaces = try runProcess("/usr/bin/env", ["ip", "netns", "list"]).stdout
+            .split(separator: "\n").map { String($0.split(separator: " ")[0]) }.filter { $0.hasPrefix("sdv-n") }
+        for namespace in namespaces {
+            for pid in try runProcess("/usr/bin/env", ["ip", "netns", "pids", namespace]).stdout.split(separator: "\n") {
+                guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+                let commandLine = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")
+                if commandLine.contains("ray") || commandLine.contains("_node") || commandLine.contains("gcs_server") {
+                    found.append("\(namespace) \(pid): \(commandLine.prefix(120))")
+                }
+            }
+        }
+        return found
     }
 
     public static func job(_ id: Int) throws -> SlurmJob {

@@ -73,9 +73,11 @@ public final class Bootstrapper: @unchecked Sendable {
             record.message = error.description
             Self.say("error: \(error.message)" + (error.hint.map { "\nhint: \($0)" } ?? ""))
         }
-        teardown()
         record.exitCode = status
         mark("finished")
+        // Written before tearing down too: after scancel, Slurm's SIGKILL follows KillWait seconds later.
+        writeRecord()
+        teardown()
         writeRecord()
         if failure == nil {
             Self.say("done: \(record.status), exit \(status); output and status in \(plan.jobFolder)")
@@ -163,14 +165,15 @@ public final class Bootstrapper: @unchecked Sendable {
     private func stopJob(_ id: String, client: RayJobsClient) async throws(Failure) {
         Self.say("stopping Ray job \(id)")
         _ = try? await client.stop(id)
-        for _ in 0..<40 {
+        // Slurm kills everything KillWait seconds after its SIGTERM: wait briefly, then move on.
+        for _ in 0..<10 {
             if let info = try? await client.job(id), info.status.isTerminal {
                 record.status = "TERMINATED (job \(info.status.rawValue))"
                 return
             }
             try? await Task.sleep(nanoseconds: 250_000_000)
         }
-        record.status = "TERMINATED (job did not stop within 10 s)"
+        record.status = "TERMINATED (job still stopping)"
     }
 
     // MARK: - Steps

@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// gen-sbatch -> sbatch -> bootstrap -> Ray Jobs API on the virtual cluster, with real Slurm and Ray.
+@Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct BootstrapOnClusterTests {
+    static let probe = PackagePaths.fixtures.appending(path: "pipelines/probe.py").path
+
+    struct Record: Decodable {
+        var status: String
+        var exitCode: Int32
+        var submissionID: String?
+        var seconds: [String: Double]
+    }
+
+    /// Writes job.sh for a Ray pipeline over `nodes` nodes with one GPU each; returns the folder.
+    func generate(_ pipeline: [String], nodes: Int = 3, time: String = "10", extra: [String] = []) throws -> URL {
+        let directory = try temporaryDirectory()
+        let result = try runProcess(
+            PackagePaths.binary,
+            ["gen-sbatch", "--no-profile", "-N", String(nodes), "--gpus-per-node", "1", "--time", time, "-J", "bt",
+             "--venv", PackagePaths.root.appending(path: ".venv-ray").path,
+             "--bootstrap-arg=--object-store-memory", "--bootstrap-arg=80M", "-o", "job.sh"] + extra + ["--", "python", "-u"] + pipeline,
+            directory: directory)
+        guard result.status == 0 else { throw TestFailure("gen-sbatch: \(result.stderr)") }
+        return directory
+    }
+
+    func output(_ directory: URL, _ job: Int) -> String {
+        (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/bt-\(job).out"), encoding: .utf8)) ?? ""
+    }
+
+    func record(_ directory: URL, _ job: Int) throws -> Record {
+        try JSONDecoder().decode(Record.self, from: Data(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/status.json")))
+    }
+
+    func expectNothingLeft(_ job: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        // Slurm reports the job ended a moment before its last step's processes are gone.
+        var left = try VirtualCluster.rayProcessesOnNodes()
+        for _ in 0..<20 where !left.isEmpty {
+            Thread.sleep(forTimeInterval: 0.5)
+            left = try VirtualCluster.rayProcessesOnNodes()
+        }
+        #expect(left == [], sourceLocation: sourceLocation)
+        let temps = try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("sd-\(job)-") }
+        #expect(temps == [], "per-node temp dirs are removed", sourceLocation: sourceLocation)
+    }
+
+    @Test func threeNodePipelineSeesEveryNodeAndGpu() throws {
+        let directory = try generate([Self.probe, "nodes"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id)
+        let text = output(directory, id)
+        #expect(job.state == "COMPLETED", "\(text)")
+        #expect(text.contains("nodes=3 cpus=3 gpus=3"))
+        #expect(text.contains("hosts=n1,n2,n3"))
+        let status = try record(directory, id)
+        #expect(status.status == "SUCCEEDED")
+        #expect(status.exitCode == 0)
+        #expect(status.seconds["rayReady"] != nil && status.seconds["submitted"] != nil)
+        let pipelineLog = try String(contentsOf: directory.appending(path: "slurm-distil-logs/\(id)/pipeline.log"), encoding: .utf8)
+        #expect(pipelineLog.contains("hosts=n1,n2,n3"))
+        let token = try FileManager.default.attributesOfItem(atPath: directory.appending(path: "slurm-distil-logs/\(id)/token").path)
+        #expect((token[.posixPermissions] as? Int) == 0o600)
+        try expectNothingLeft(id)
+    }
+
+    @Test func pipelineExitCodeBecomesTheSlurmJobsStatus() throws {
+        let directory = try generate([Self.probe, "nodes", "3"], nodes: 2)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id)
+        #expect(job.state == "FAILED")
+        #expect(job.exitCode == "3:0", "\(output(directory, id))")
+        #expect(try record(directory, id).status == "FAILED")
+        #expect(output(directory, id).contains("hosts=n1,n2"))
+        try expectNothingLeft(id)
+    }
+
+    @Test func unauthenticatedRequestsToTheDashboardAreRefused() throws {
+        let directory = try generate([Self.probe, "auth"], nodes: 1)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id)
+        #expect(job.state == "COMPLETED")
+        #expect(output(directory, id).contains("unauthenticated status 401"), "\(output(directory, id))")
+        // The token never appears in the job's output.
+        let token = try String(contentsOf: directory.appending(path: "slurm-distil-logs/\(id)/token"), encoding: .utf8)
+        #expect(!output(directory, id).contains(token))
+        try expectNothingLeft(id)
+    }
+
+    @Test func twoJobsShareTheSameNodes() throws {
+        let first = try generate([Self.probe, "nodes"])
+        let second = try generate([Self.probe, "nodes"])
+        let ids = try [VirtualCluster.submit("job.sh", in: first), VirtualCluster.submit("job.sh", in: second)]
+        let jobs = try ids.map { try VirtualCluster.waitForEnd($0) }
+        #expect(jobs.map(\.state) == ["COMPLETED", "COMPLETED"], "\(output(first, ids[0]))\n\(output(second, ids[1]))")
+        #expect(jobs[0].nodeList == jobs[1].nodeList)
+        for id in ids { try expectNothingLeft(id) }
+    }
+
+    func waitForOutput(_ directory: URL, _ id: Int, _ text: String) throws {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, !output(directory, id).contains(text) {
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        guard output(directory, id).contains(text) else { throw TestFailure("no '\(text)' in the output: \(output(directory, id))") }
+    }
+
+    @Test func scancelStopsThePipelineKeepsItsOutputAndLeavesNothing() throws {
+        let directory = try generate([Self.probe, "sleep"], nodes: 2)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        try waitForOutput(directory, id, "started")
+        _ = try VirtualCluster.exec("ctl", ["scancel", String(id)])
+        let job = try VirtualCluster.waitForEnd(id, timeout: 60)
+        #expect(job.state == "CANCELLED")
+        let status = try record(directory, id)
+        #expect(status.status.hasPrefix("TERMINATED"), "\(status)")
+        #expect(status.exitCode == 143)
+        let pipelineLog = try String(contentsOf: directory.appending(path: "slurm-distil-logs/\(id)/pipeline.log"), encoding: .utf8)
+        #expect(pipelineLog.contains("started"))
+        try expectNothingLeft(id)
+    }
+
+    @Test func timeLimitSignalStopsThePipelineCleanly() throws {
+        // 1 minute limit, asked to stop 40 s before it.
+        let directory = try generate([Self.probe, "sleep"], nodes: 2, time: "1", extra: ["--signal-lead", "40"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id, timeout: 120)
+        let status = try record(directory, id)
+        #expect(status.status.hasPrefix("TERMINATED"), "\(output(directory, id))")
+        #expect(status.exitCode == 143)
+        #expect(job.state == "FAILED", "bootstrap ended the job itself, before the limit")
+        #expect(job.exitCode == "143:0")
+        #expect(output(directory, id).contains("signal 15 received"))
+        try expectNothingLeft(id)
+    }
+}
