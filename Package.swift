@@ -56,7 +56,8 @@ let package = Package(
 
         // Helpers shared by both test targets: processes, paths, the virtual cluster.
         .target(name: "TestSupport", dependencies: ["SlurmDistil"], path: "Tests/TestSupport"),
-        .testTarget(name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI", "TestSupport"]),
+        .testTarget(
+            name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SlurmDistil", "TestSupport"]),
     ]
 )

@@ -135,3 +135,19 @@ import TestSupport
         try expectNothingLeft(id)
     }
 }
+
+extension BootstrapOnClusterTests {
+    @Test func rayMissingOnANodeFailsFastNamingItAndThePath() throws {
+        let directory = try generate([Self.probe, "nodes"], nodes: 2, extra: ["--bootstrap-arg=--ray", "--bootstrap-arg=/nonexistent/venv/bin/ray"])
+        let started = Date()
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id, timeout: 120)
+        #expect(Date().timeIntervalSince(started) < 60, "no waiting for a readiness timeout")
+        #expect(job.state == "FAILED")
+        let text = output(directory, id)
+        #expect(text.contains("the head step (n1) exited"), "\(text)")
+        #expect(text.contains("/nonexistent/venv/bin/ray"))
+        #expect(try record(directory, id).status == "BOOTSTRAP_FAILED")
+        try expectNothingLeft(id)
+    }
+}

@@ -21,6 +21,8 @@ public final class Bootstrapper: @unchecked Sendable {
 
     let plan: BootstrapPlan
     let request: JobRequest
+    /// Paths every node must see as the same file system (distilabel's global steps pass data there).
+    public var requireShared: [String] = []
     let environment: [String: String]
     let currentDirectory: String
     let started = Date()
@@ -113,13 +115,17 @@ public final class Bootstrapper: @unchecked Sendable {
     private func startAndRun(client: RayJobsClient, stepEnvironment: [String: String]) async throws(Failure) -> Int32 {
         Self.say("starting Ray on \(plan.nodes.count) node(s): head \(plan.head) at \(plan.headAddress), dashboard \(plan.dashboardURL)")
         try startStep("head", plan.headStep, environment: stepEnvironment)
-        try await waitForDashboard(client)
-        mark("headReady")
+        // Workers only need the head's GCS, which answers seconds before the dashboard does.
+        try await waitForGCS()
+        mark("gcsReady")
         if let workerStep = plan.workerStep {
             try startStep("workers", workerStep, environment: stepEnvironment)
         }
+        try await waitForDashboard(client)
+        mark("headReady")
         try await waitForNodes(client)
         mark("rayReady")
+        for path in requireShared { try checkShared(path, environment: stepEnvironment) }
 
         var job = request
         job.metadata["slurm_job_id"] = plan.jobID
@@ -205,6 +211,17 @@ public final class Bootstrapper: @unchecked Sendable {
         }.joined(separator: "\n")
     }
 
+    private func waitForGCS() async throws(Failure) {
+        let deadline = Date().addingTimeInterval(Double(120))
+        while Date() < deadline {
+            try checkSteps()
+            if terminationRequested.value { throw Failure(.runtime, "terminated while the head was starting") }
+            if PortProbe.accepts(plan.ports.gcs, on: plan.headAddress) { return }
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+        throw Failure(.runtime, "Ray's GCS at \(plan.gcsAddress) did not answer within 120 s\n\(tails([plan.head]))", hint: "see \(plan.jobFolder)/ray-\(plan.head).log")
+    }
+
     private func waitForDashboard(_ client: RayJobsClient) async throws(Failure) {
         let deadline = Date().addingTimeInterval(Double(120))
         while Date() < deadline {
@@ -252,6 +269,38 @@ public final class Bootstrapper: @unchecked Sendable {
             try? await Task.sleep(nanoseconds: 250_000_000)
         }
         throw Failure(.runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\n\(tails(plan.workers))", hint: "see the nodes' logs in \(plan.jobFolder)")
+    }
+
+    /// Writes a fresh file under `path` here and has every node read it back in one step.
+    private func checkShared(_ path: String, environment: [String: String]) throws(Failure) {
+        let nonce = Self.newToken().prefix(16)
+        let probe = "\(path)/.slurm-distil-shared-\(plan.jobID)"
+        do {
+            try String(nonce).write(toFile: probe, atomically: true, encoding: .utf8)
+        } catch {
+            throw Failure.usage("--require-shared \(path): cannot write there from \(plan.head)", hint: "give a writable folder on storage every node mounts")
+        }
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        let answers = plan.jobFolder + "/shared-check.txt"
+        let step = try ChildProcess.spawn(
+            "srun", ["--overlap", "--ntasks-per-node=1", "--nodes=\(plan.nodes.count)", "--ntasks=\(plan.nodes.count)", "sh", "-c",
+                #"printf '%s %s\n' "$SLURMD_NODENAME" "$(cat "$0" 2>&1 | head -c 200)""#, probe],
+            environment: environment, stdout: .file(answers, append: false), stderr: .file(answers + ".err", append: false))
+        let status = step.wait()
+        let lines = ((try? String(contentsOfFile: answers, encoding: .utf8)) ?? "").split(separator: "\n")
+        var seen: [String: String] = [:]
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 { seen[String(parts[0])] = String(parts[1]) }
+        }
+        let missing = plan.nodes.filter { seen[$0] != String(nonce) }
+        guard status == 0, missing.isEmpty else {
+            let detail = missing.map { "\($0): \(seen[$0] ?? "no answer")" }.joined(separator: "; ")
+            throw Failure.usage(
+                "--require-shared \(path) is not the same folder on every node (\(detail))",
+                hint: "use a path on shared storage (NFS, Lustre, GPFS) that every node mounts; distilabel's global steps and use_fs_to_pass_data need one")
+        }
+        Self.say("\(path) is shared by all \(plan.nodes.count) nodes")
     }
 
     // MARK: - Teardown

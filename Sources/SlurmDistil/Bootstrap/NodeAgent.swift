@@ -86,7 +86,15 @@ public struct NodeAgent {
 
         // Signals are handled on a queue of their own; the main thread waits for Ray.
         for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { signal(number, SIG_IGN) }
-        let child = try ChildProcess.spawn(settings.ray, Array(command.dropFirst()), environment: childEnvironment, stdin: .null)
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(settings.ray, Array(command.dropFirst()), environment: childEnvironment, stdin: .null)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw Failure.environment(
+                "\(node): cannot start \(settings.ray): \(error.message)",
+                hint: "install Ray in the venv the job activates on every node (gen-sbatch --venv), or give bootstrap --ray PATH")
+        }
         let stopping = LockedFlag()
         var sources: [DispatchSourceSignal] = []
         // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);

@@ -35,6 +35,8 @@ struct Bootstrap: AsyncParsableCommand {
     var dashboardHost: String?
     @Option(help: "Folder for output, token and status.json (default SUBMIT_DIR/slurm-distil-logs/JOBID).")
     var jobFolder: String?
+    @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
+    var requireShared: [String] = []
     @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
     var dryRun = false
     @Argument(parsing: .postTerminator, help: "The pipeline command, after '--'.")
@@ -97,7 +99,9 @@ struct Bootstrap: AsyncParsableCommand {
             request.runtimeEnv = try RuntimeEnvironment.parse(yaml: LocalFileSystem().read(runtimeEnv), path: runtimeEnv, environment: environment)
         }
         request.workingDir = workingDir
-        let status = await Bootstrapper(plan: plan, request: request, environment: environment, currentDirectory: LocalFileSystem().currentDirectory).run()
+        let bootstrapper = Bootstrapper(plan: plan, request: request, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
+        bootstrapper.requireShared = requireShared
+        let status = await bootstrapper.run()
         throw ExitCode(status)
     }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import SlurmDistil
+
+@Suite struct BootstrapPlanTests {
+    let allocation = try! Allocation(environment: RecordedEnvironment.gpusPerNodeBatch.merging(
+        ["SLURM_JOB_ID": "4711", "SLURM_JOB_NODELIST": "n[1-3]", "SLURM_JOB_NUM_NODES": "3", "SLURM_JOB_CPUS_PER_NODE": "4(x3)"]) { $1 },
+        hostname: "n1")
+
+    func plan(_ configure: (inout BootstrapOptions) -> Void = { _ in }) throws -> BootstrapPlan {
+        var options = BootstrapOptions(launcher: "/opt/sd/slurm-distil", jobFolder: "/home/u/slurm-distil-logs/4711")
+        configure(&options)
+        return try BootstrapPlan.make(allocation: allocation, options: options, headAddress: "10.0.0.1", ports: RayPorts.block(jobID: "4711"))
+    }
+
+    @Test func portsComeFromTheJobIdInABlockBelowTheEphemeralRange() {
+        for id in ["1", "59", "60", "4711", "99999", "123_4", "abc"] {
+            let ports = RayPorts.block(jobID: id)
+            #expect(ports.base >= 20_000 && ports.maxWorker < 32_000, "\(id)")
+            #expect(Set(ports.headPorts).count == ports.headPorts.count)
+            #expect(ports.headPorts.allSatisfy { $0 < ports.minWorker })
+        }
+        #expect(RayPorts.block(jobID: "4711") != RayPorts.block(jobID: "4712"), "neighbouring jobs get different blocks")
+        #expect(RayPorts.block(jobID: "4711", shift: 1) == RayPorts.block(jobID: "4712"))
+    }
+
+    @Test func oneStepForTheHeadAndOneForAllWorkers() throws {
+        let plan = try plan()
+        #expect(plan.head == "n1")
+        #expect(plan.workers == ["n2", "n3"])
+        #expect(plan.headStep.prefix(2) == ["srun", "--overlap"])
+        #expect(plan.headStep.contains("--nodelist=n1"))
+        let workers = try #require(plan.workerStep)
+        #expect(workers.contains("--overlap") && workers.contains("--nodes=2") && workers.contains("--ntasks=2") && workers.contains("--exclude=n1"))
+        #expect(workers.contains("--head-address") && workers.contains("10.0.0.1:\(plan.ports.gcs)"))
+        #expect(plan.dashboardURL == "http://10.0.0.1:\(plan.ports.dashboard)")
+        #expect(plan.dashboardHost == "10.0.0.1", "never 0.0.0.0 unless asked")
+        #expect(plan.tokenPath == "/home/u/slurm-distil-logs/4711/token")
+        #expect(!plan.description.contains("0.0.0.0"))
+    }
+
+    @Test func singleNodeHasNoWorkerStepAndIPv6IsBracketed() throws {
+        var single = allocation
+        single.nodes = ["n1"]
+        let plan = try BootstrapPlan.make(
+            allocation: single, options: BootstrapOptions(launcher: "sd", jobFolder: "/j"), headAddress: "fd00::1", ports: RayPorts(base: 20_000))
+        #expect(plan.workerStep == nil)
+        #expect(plan.dashboardURL == "http://[fd00::1]:20001")
+    }
+
+    @Test func rayStartPassesEverythingExplicitly() {
+        let ports = RayPorts(base: 20_400)
+        let head = BootstrapPlan.rayStart(
+            ray: "ray", role: .head, nodeAddress: "10.0.0.1", headAddress: nil, dashboardHost: "10.0.0.1", ports: ports,
+            tempDirectory: "/tmp/sd-1-n1", cpus: 4, gpus: 2, objectStoreBytes: 1 << 30)
+        for argument in ["--head", "--block", "--port=20400", "--dashboard-host=10.0.0.1", "--dashboard-port=20401", "--num-cpus=4",
+            "--num-gpus=2", "--node-ip-address=10.0.0.1", "--temp-dir=/tmp/sd-1-n1", "--object-store-memory=1073741824",
+            "--min-worker-port=20410", "--max-worker-port=20599", "--dashboard-agent-listen-port=20405"]
+        {
+            #expect(head.contains(argument), "\(argument)")
+        }
+        let worker = BootstrapPlan.rayStart(
+            ray: "ray", role: .worker, nodeAddress: "10.0.0.2", headAddress: "10.0.0.1:20400", dashboardHost: nil, ports: ports,
+            tempDirectory: "/tmp/sd-1-n2", cpus: nil, gpus: 0, objectStoreBytes: nil)
+        #expect(worker.contains("--address=10.0.0.1:20400") && !worker.contains("--head") && worker.contains("--num-gpus=0"))
+    }
+
+    @Test func longTempRootsAreRefused() {
+        expectFailure(.usage, containing: "Unix sockets need it at most 41") {
+            _ = try plan { $0.tempRoot = "/scratch/a/rather/long/node/local/folder" }
+        }
+    }
+
+    @Test func byteSizes() throws {
+        #expect(try ByteSize.parse("80M", option: "x") == 80 << 20)
+        #expect(try ByteSize.parse("2GiB", option: "x") == 2 << 30)
+        #expect(try ByteSize.parse("1000", option: "x") == 1000)
+        expectFailure(.usage, containing: "invalid size") { _ = try ByteSize.parse("lots", option: "x") }
+    }
+
+    @Test func dryRunPrintsThePlanWithoutStartingAnything() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["SLURM_JOB_ID": "77", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_JOB_NUM_NODES": "2", "SLURMD_NODENAME": "n1",
+            "SLURM_GPUS_ON_NODE": "1", "SLURM_JOB_CPUS_PER_NODE": "2(x2)"]) { $1 }
+        let result = try runProcess(PackagePaths.binary, ["bootstrap", "--dry-run", "--interface", "lo", "--", "python", "x.py"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("job 77: 2 nodes, head n1 at 127.0.0.1"))
+        #expect(result.stdout.contains("worker step: srun --overlap"))
+        let outside = try runProcess(PackagePaths.binary, ["bootstrap", "--dry-run", "--", "x"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(outside.status == 3)
+        #expect(outside.stderr.contains("not inside a Slurm allocation"))
+        let empty = try runProcess(PackagePaths.binary, ["bootstrap", "--dry-run"], environment: environment)
+        #expect(empty.status == 2)
+    }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmark: time from batch start to "pipeline submitted" on the virtual cluster, slurm-distil's
+# bootstrap against the launcher script of distilabel's and Ray's docs (fixed sleeps, one srun per
+# worker), same nodes, same Ray, in one run; and the head's own `ray start` plus one worker join as
+# the floor. Prints a table with ratios; writes benchmarks/results/bootstrap.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=${RUNS:-3}
+OUT=$ROOT/benchmarks/results/bootstrap.txt
+VC=$ROOT/scripts/vcluster
+BIN=$ROOT/.build/debug/slurm-distil
+scripts/setup >/dev/null
+swift build >/dev/null
+"$VC" status >/dev/null 2>&1 || "$VC" up >/dev/null
+WORK=$(mktemp -d /tmp/sd-bench-XXXX)
+cd "$WORK"
+PIPELINE="python -c 'print(1)'"
+
+# The docs' script, as distilabel and Ray document it (with --overlap, without which Slurm 22.05
+# queues the second step on a node until the first ends).
+cat >docs.sh <<'SCRIPT'
+#!/bin/bash
+#SBATCH --ntasks-per-node=1
+#SBATCH --output=docs-%j.out
+start=$(date +%s.%N)
+source "$VENV/bin/activate"
+nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST")
+nodes_array=($nodes)
+head_node=${nodes_array[0]}
+head_node_ip=$(srun --overlap --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address)
+port=6379
+srun --overlap --nodes=1 --ntasks=1 -w "$head_node" ray start --head --node-ip-address="$head_node_ip" --port=$port \
+    --num-cpus 1 --object-store-memory 80000000 --dashboard-host=0.0.0.0 --block &
+sleep 10
+worker_num=$((SLURM_JOB_NUM_NODES - 1))
+for ((i = 1; i <= worker_num; i++)); do
+    node_i=${nodes_array[$i]}
+    srun --overlap --nodes=1 --ntasks=1 -w "$node_i" ray start --address "$head_node_ip:$port" --num-cpus 1 \
+        --object-store-memory 80000000 --block &
+    sleep 5
+done
+ray job submit --address "http://$head_node_ip:8265" --no-wait -- python -c 'print(1)' >/dev/null
+echo "submitted_after=$(echo "$(date +%s.%N) - $start" | awk '{print $1 - $3}')"
+srun --overlap --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true
+SCRIPT
+
+# The floor: the head's own `ray start` to a ready dashboard, plus one worker joining.
+cat >floor.sh <<'SCRIPT'
+#!/bin/bash
+#SBATCH --ntasks-per-node=1
+#SBATCH --output=floor-%j.out
+source "$VENV/bin/activate"
+start=$(date +%s.%N)
+ip=$(hostname -I | awk '{print $1}')
+ray start --head --node-ip-address="$ip" --port=6379 --num-cpus 1 --object-store-memory 80000000 --dashboard-host="$ip" >/dev/null 2>&1
+until curl -sf -o /dev/null "http://$ip:8265/api/jobs/"; do sleep 0.1; done
+w=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 2p)
+srun --overlap --nodes=1 --ntasks=1 -w "$w" ray start --address "$ip:6379" --num-cpus 1 --object-store-memory 80000000 >/dev/null 2>&1
+until [ "$(curl -s "http://$ip:8265/api/v0/nodes?limit=10&detail=false" | grep -o '"ALIVE"' | wc -l)" -ge 2 ]; do sleep 0.1; done
+echo "floor=$(echo "$(date +%s.%N) - $start" | awk '{print $1 - $3}')"
+srun --overlap --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true
+SCRIPT
+
+wait_job() {
+    while :; do
+        state=$("$VC" exec ctl scontrol show job "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
+        case "$state" in PENDING | RUNNING | CONFIGURING | COMPLETING) sleep 0.5 ;; *) break ;; esac
+    done
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+
+declare -A result
+for nodes in 2 3; do
+    "$BIN" gen-sbatch --no-profile -N "$nodes" --time 10 -J ours --venv "$ROOT/.venv-ray" \
+        --bootstrap-arg=--object-store-memory --bootstrap-arg=80M -o ours.sh -- python -c 'print(1)' 2>/dev/null
+    ours=() docs=()
+    for _ in $(seq "$RUNS"); do
+        id=$("$VC" exec ctl sbatch --parsable ours.sh)
+        wait_job "$id"
+        ours+=("$(grep -o '"submitted" : [0-9.]*' "slurm-distil-logs/$id/status.json" | awk '{print $3}')")
+        id=$("$VC" exec ctl sbatch --parsable -N "$nodes" --export=ALL,VENV="$ROOT/.venv-ray" docs.sh)
+        wait_job "$id"
+        docs+=("$(grep -o 'submitted_after=[0-9.]*' "docs-$id.out" | cut -d= -f2)")
+    done
+    result[ours$nodes]=$(printf '%s\n' "${ours[@]}" | median)
+    result[docs$nodes]=$(printf '%s\n' "${docs[@]}" | median)
+done
+floors=()
+for _ in $(seq "$RUNS"); do
+    id=$("$VC" exec ctl sbatch --parsable -N 2 --export=ALL,VENV="$ROOT/.venv-ray" floor.sh)
+    wait_job "$id"
+    floors+=("$(grep -o 'floor=[0-9.]*' "floor-$id.out" | cut -d= -f2)")
+done
+floor=$(printf '%s\n' "${floors[@]}" | median)
+
+mkdir -p "$(dirname "$OUT")"
+{
+    echo "Batch start to pipeline submitted, virtual cluster (Slurm 22.05, Ray 2.60, 2 cores shared by all nodes), median of $RUNS, $(date -u +%F)"
+    printf '%-8s %14s %14s %8s\n' nodes bootstrap "docs' script" ratio
+    for nodes in 2 3; do
+        printf '%-8s %13.1fs %13.1fs %7.1fx\n' "$nodes" "${result[ours$nodes]}" "${result[docs$nodes]}" \
+            "$(awk "BEGIN {print ${result[docs$nodes]} / ${result[ours$nodes]}}")"
+    done
+    printf 'floor (head ray start + dashboard + one worker ALIVE, no Slurm steps): %.1fs; bootstrap at 2 nodes is %.2fx of it\n' \
+        "$floor" "$(awk "BEGIN {print ${result[ours2]} / $floor}")"
+} | tee "$OUT"
+rm -rf "$WORK"
