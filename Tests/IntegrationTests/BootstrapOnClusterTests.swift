@@ -47,13 +47,15 @@ import TestSupport
     }
 
     @Test func threeNodePipelineSeesEveryNodeAndGpu() throws {
-        let directory = try generate([Self.probe, "nodes"])
+        let shared = try temporaryDirectory()
+        let directory = try generate([Self.probe, "nodes"], extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(shared.path)"])
         let id = try VirtualCluster.submit("job.sh", in: directory)
         let job = try VirtualCluster.waitForEnd(id)
         let text = output(directory, id)
         #expect(job.state == "COMPLETED", "\(text)")
         #expect(text.contains("nodes=3 cpus=3 gpus=3"))
         #expect(text.contains("hosts=n1,n2,n3"))
+        #expect(text.contains("\(shared.path) is shared by all 3 nodes"))
         let status = try record(directory, id)
         #expect(status.status == "SUCCEEDED")
         #expect(status.exitCode == 0)
@@ -148,6 +150,25 @@ extension BootstrapOnClusterTests {
         #expect(text.contains("the head step (n1) exited"), "\(text)")
         #expect(text.contains("/nonexistent/venv/bin/ray"))
         #expect(try record(directory, id).status == "BOOTSTRAP_FAILED")
+        try expectNothingLeft(id)
+    }
+}
+
+extension BootstrapOnClusterTests {
+    /// Storage one node does not share: a tmpfs mounted over the folder inside n2's mount namespace.
+    @Test func requireSharedRefusesAFolderOneNodeDoesNotSee() throws {
+        let folder = try temporaryDirectory()
+        let mount = try VirtualCluster.exec("n2", ["mount", "-t", "tmpfs", "tmpfs", folder.path])
+        #expect(mount.status == 0, "\(mount.stderr)")
+        defer { _ = try? VirtualCluster.exec("n2", ["umount", folder.path]) }
+        let directory = try generate([Self.probe, "nodes"], nodes: 2, extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(folder.path)"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id)
+        let text = output(directory, id)
+        #expect(job.state == "FAILED")
+        #expect(job.exitCode == "2:0")
+        #expect(text.contains("--require-shared \(folder.path) is not the same folder on every node (n2:"), "\(text)")
+        #expect(!text.contains("submitted pipeline"), "the pipeline never started")
         try expectNothingLeft(id)
     }
 }
