@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Testing
 import TestSupport
 
@@ -93,5 +97,27 @@ import TestSupport
         #expect(outside.stderr.contains("not inside a Slurm allocation"))
         let empty = try runProcess(PackagePaths.binary, ["bootstrap", "--dry-run"], environment: environment)
         #expect(empty.status == 2)
+    }
+}
+
+@Suite struct PortProbeTests {
+    @Test func bindAndConnectOnLoopback() throws {
+        let server = socket(AF_INET, PortProbe.streamSocket, 0)
+        defer { close(server) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        #expect(bound == 0)
+        listen(server, 1)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        #expect(!PortProbe.isFree(port, on: "127.0.0.1"), "a listening port is taken")
+        #expect(PortProbe.accepts(port, on: "127.0.0.1"))
+        close(server)
+        #expect(PortProbe.isFree(port, on: "127.0.0.1"))
+        #expect(!PortProbe.accepts(port, on: "127.0.0.1"))
+        #expect(!PortProbe.isFree(80, on: "not-an-address"))
     }
 }
