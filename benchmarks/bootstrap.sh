@@ -105,4 +105,4 @@ mkdir -p "$(dirname "$OUT")"
     printf 'floor (head ray start + dashboard + one worker ALIVE, no Slurm steps): %.1fs; bootstrap at 2 nodes is %.2fx of it\n' \
         "$floor" "$(awk "BEGIN {print ${result[ours2]} / $floor}")"
 } | tee "$OUT"
-rm -rf "$WORK"
+cd "$ROOT" && rm -rf "$WORK"

@@ -35,4 +35,4 @@ done
     sed 's/ /\n/g' time.txt | sed 's/^/  /'
     echo "  pipeline lines delivered: $(grep -c '^line ' "slurm-distil-logs/$id/pipeline.log")"
 } | tee "$OUT"
-rm -rf "$WORK"
+cd "$ROOT" && rm -rf "$WORK"

@@ -36,4 +36,4 @@ for nodes in $SIZES; do
     ready=$(grep -o '"rayReady" : [0-9.]*' "slurm-distil-logs/$id/status.json" | awk '{print $3}')
     printf '%-6s %12s %21ss %15ss   (%s)\n' "$nodes" "$steps" "$submitted" "$ready" "$state" | tee -a "$OUT"
 done
-rm -rf "$WORK"
+cd "$ROOT" && rm -rf "$WORK"

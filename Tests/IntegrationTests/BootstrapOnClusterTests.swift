@@ -172,3 +172,26 @@ extension BootstrapOnClusterTests {
         try expectNothingLeft(id)
     }
 }
+
+extension BootstrapOnClusterTests {
+    @Test func workerRayKilledMidPipelineFailsTheJobPromptly() throws {
+        let directory = try generate([Self.probe, "sleep"], nodes: 2)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        try waitForOutput(directory, id, "started")
+        let pids = try runProcess("/usr/bin/env", ["ip", "netns", "pids", "sdv-n2"]).stdout.split(separator: "\n")
+        let raylet = pids.first { pid in
+            let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return commandLine.contains("raylet/raylet") && commandLine.contains("sd-\(id)-n2")
+        }
+        let victim = try #require(raylet, "no raylet of job \(id) on n2")
+        let killedAt = Date()
+        _ = try runProcess("/bin/kill", ["-KILL", String(victim)])
+        let job = try VirtualCluster.waitForEnd(id, timeout: 120)
+        #expect(Date().timeIntervalSince(killedAt) < 60, "noticed within a bounded time")
+        #expect(job.state == "FAILED")
+        let text = output(directory, id)
+        #expect(text.contains("workers step (n2) exited"), "\(text)")
+        #expect(try record(directory, id).status == "BOOTSTRAP_FAILED")
+        try expectNothingLeft(id)
+    }
+}

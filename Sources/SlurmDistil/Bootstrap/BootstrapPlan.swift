@@ -70,6 +70,9 @@ public struct BootstrapPlan: Sendable, Equatable {
     public var ports: RayPorts
     public var cpusPerNode: [Int]
     public var gpusPerNode: Int
+    /// Each node's expected address where it is known in advance (not with --interface, where every
+    /// node reads its own): lets progress name the nodes that are still missing.
+    public var expectedAddresses: [String: String] = [:]
     public var jobFolder: String
     public var tempRoot: String
     public var tokenPath: String
@@ -89,7 +92,8 @@ public struct BootstrapPlan: Sendable, Equatable {
     public static let maximumTempDirectoryLength = 41
 
     public static func make(
-        allocation: Allocation, options: BootstrapOptions, headAddress: String, ports: RayPorts
+        allocation: Allocation, options: BootstrapOptions, headAddress: String, ports: RayPorts,
+        expectedAddresses: [String: String] = [:]
     ) throws(Failure) -> BootstrapPlan {
         let head = try AddressPlanner.head(of: allocation, requested: options.headNode)
         let workers = allocation.nodes.filter { $0 != head }
@@ -108,7 +112,8 @@ public struct BootstrapPlan: Sendable, Equatable {
         if case .interface(let name) = options.policy { nodeArguments += ["--interface", name] }
         if let bytes = options.objectStoreBytes { nodeArguments += ["--object-store-memory", String(bytes)] }
         nodeArguments += ["--num-gpus", String(allocation.gpusPerNode)]
-        let common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=0", "--output=\(options.jobFolder)/ray-%N.log"]
+        // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
+        let common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(options.jobFolder)/ray-%N.log"]
         let headStep = common + ["--nodes=1", "--ntasks=1", "--nodelist=\(head)", options.launcher, "_node", "--role", "head", "--dashboard-host", dashboardHost] + nodeArguments
         var workerStep: [String]?
         if !workers.isEmpty {
@@ -117,7 +122,7 @@ public struct BootstrapPlan: Sendable, Equatable {
         return BootstrapPlan(
             jobID: allocation.jobID, nodes: allocation.nodes, head: head, workers: workers, headAddress: headAddress,
             dashboardHost: dashboardHost, ports: ports, cpusPerNode: allocation.cpusPerNode, gpusPerNode: allocation.gpusPerNode,
-            jobFolder: options.jobFolder, tempRoot: options.tempRoot, tokenPath: tokenPath, headStep: headStep, workerStep: workerStep)
+            expectedAddresses: expectedAddresses, jobFolder: options.jobFolder, tempRoot: options.tempRoot, tokenPath: tokenPath, headStep: headStep, workerStep: workerStep)
     }
 
     static func addressFromArgument(_ policy: AddressPolicy) -> String {

@@ -149,6 +149,21 @@ public final class Bootstrapper: @unchecked Sendable {
                 return .failure(error)
             }
         }
+        // A node whose Ray dies mid-pipeline ends its step: stop following and report it.
+        let stepFailure = LockedFailure()
+        let watcher = Task { [self] in
+            while !Task.isCancelled {
+                do throws(Failure) {
+                    try checkSteps()
+                } catch {
+                    stepFailure.value = error
+                    followTask.cancel()
+                    return
+                }
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+            }
+        }
+        defer { watcher.cancel() }
         let final: RayJobInfo
         do {
             final = try await withTaskCancellationHandler {
@@ -157,6 +172,10 @@ public final class Bootstrapper: @unchecked Sendable {
                 followTask.cancel()
             }.get()
         } catch {
+            if let failure = stepFailure.value {
+                try? await stopJob(id, client: client)
+                throw failure
+            }
             if terminationRequested.value {
                 try await stopJob(id, client: client)
                 throw Failure(.runtime, "terminated by a signal; pipeline job \(id) was stopped", hint: "its output so far is in \(plan.jobFolder)/pipeline.log")
@@ -248,8 +267,10 @@ public final class Bootstrapper: @unchecked Sendable {
 
     private func waitForNodes(_ client: RayJobsClient) async throws(Failure) {
         let expected = plan.nodes.count
+        let expectedCPUs = plan.cpusPerNode.count == expected ? plan.cpusPerNode.reduce(0, +) : nil
         let deadline = Date().addingTimeInterval(Double(300))
         var lastReport = ""
+        var missing: [String] = plan.nodes
         var alive: [NodesAnswer.Inner.Node] = []
         while Date() < deadline {
             try checkSteps()
@@ -258,17 +279,24 @@ public final class Bootstrapper: @unchecked Sendable {
                 let answer = try? JSONDecoder().decode(NodesAnswer.self, from: response.body)
             {
                 alive = answer.data.result.result.filter { $0.state == "ALIVE" }
-                let gpus = alive.reduce(0.0) { $0 + ($1.resources_total?["GPU"] ?? 0) }
-                if alive.count == expected, Int(gpus) == expected * plan.gpusPerNode { return }
-                let report = "\(alive.count)/\(expected) nodes up (\(Int(gpus)) GPUs)"
+                let addresses = Set(alive.map(\.node_ip))
+                missing = plan.nodes.filter { plan.expectedAddresses[$0].map { !addresses.contains($0) } ?? false }
+                let gpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["GPU"] ?? 0) })
+                let cpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["CPU"] ?? 0) })
+                if alive.count == expected, gpus == expected * plan.gpusPerNode, expectedCPUs.map({ $0 == cpus }) ?? true { return }
+                var report = "\(alive.count)/\(expected) nodes up (\(cpus) CPUs, \(gpus) GPUs)"
+                if !missing.isEmpty { report += ", waiting for \(HostList.compact(missing))" }
                 if report != lastReport {
-                    Self.say(report + ", waiting")
+                    Self.say(report)
                     lastReport = report
                 }
             }
             try? await Task.sleep(nanoseconds: 250_000_000)
         }
-        throw Failure(.runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\n\(tails(plan.workers))", hint: "see the nodes' logs in \(plan.jobFolder)")
+        let late = missing.isEmpty ? plan.workers : missing
+        throw Failure(
+            .runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\(missing.isEmpty ? "" : "; missing: \(HostList.compact(missing))")\n\(tails(late))",
+            hint: "see the nodes' logs in \(plan.jobFolder)")
     }
 
     /// Writes a fresh file under `path` here and has every node read it back in one step.
@@ -348,5 +376,14 @@ public final class Bootstrapper: @unchecked Sendable {
     static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+final class LockedFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Failure?
+    var value: Failure? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

@@ -203,7 +203,7 @@ public struct RayJobsClient: Sendable {
         _ = try await streamLogs(id, node: node, lines: -1) { chunk in
             collected.append(chunk)
             return .proceed
-        } until: { collected.idleFor(seconds: 1.0) }
+        } until: { collected.idleFor(seconds: collected.count > 0 ? 1.0 : 5.0) }
         return collected.data
     }
 

@@ -52,16 +52,16 @@ struct Bootstrap: AsyncParsableCommand {
         let directory = SystemNodeDirectory(environment: environment)
         let head = try AddressPlanner.head(of: allocation, requested: address.headNode)
         let headAddress: String
+        var expectedAddresses: [String: String] = [:]
         if case .interface(let name) = policy {
             guard allocation.thisNode == head else {
                 throw Failure.usage("with --interface, bootstrap must run on the head node \(head) (it runs on \(allocation.thisNode ?? "an unknown node"))", hint: "leave out --head-node, so the head is the batch script's node")
             }
             headAddress = try AddressPlanner(directory: directory).localAddress(interface: name, node: head)
         } else {
-            var single = allocation
-            single.nodes = [head]
-            single.cpusPerNode = []
-            headAddress = try AddressPlanner(directory: directory).plan(single, policy: policy).hosts[0].address ?? ""
+            let hosts = try AddressPlanner(directory: directory).plan(allocation, policy: policy, headNode: head).hosts
+            for host in hosts { expectedAddresses[host.name] = host.address }
+            headAddress = expectedAddresses[head] ?? ""
         }
         if let dashboardHost, dashboardHost == "0.0.0.0" || dashboardHost == "::" {
             StandardError.write("slurm-distil: warning: the dashboard will listen on all interfaces (\(dashboardHost)); anyone who reaches it still needs the job's token\n")
@@ -89,7 +89,8 @@ struct Bootstrap: AsyncParsableCommand {
                 throw Failure.environment("no free block of Ray ports on \(head) (\(RayPorts.firstBlock)-32000)", hint: "another job or service holds them; check with `ss -ltn`")
             }
         }
-        let plan = try BootstrapPlan.make(allocation: allocation, options: options, headAddress: headAddress, ports: ports)
+        let plan = try BootstrapPlan.make(
+            allocation: allocation, options: options, headAddress: headAddress, ports: ports, expectedAddresses: expectedAddresses)
         if dryRun {
             print(plan.description, terminator: "")
             return
