@@ -195,3 +195,26 @@ extension BootstrapOnClusterTests {
         try expectNothingLeft(id)
     }
 }
+
+extension BootstrapOnClusterTests {
+    @Test func stalledPipelineIsStoppedWithItsStackSaved() throws {
+        let directory = try generate([Self.probe, "sleep"], nodes: 2, extra: ["--bootstrap-arg=--stall-timeout", "--bootstrap-arg=8s"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id, timeout: 180)
+        #expect(job.exitCode == "8:0", "\(output(directory, id))")
+        #expect(try record(directory, id).status == "STALLED")
+        let stack = (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/\(id)/stall-stack.txt"), encoding: .utf8)) ?? ""
+        #expect(stack.contains("probe.py"), "py-spy's dump of the driver: \(stack.prefix(2000))")
+        try expectNothingLeft(id)
+    }
+
+    @Test func maxRuntimeStopsTheJob() throws {
+        let directory = try generate([Self.probe, "sleep"], nodes: 1, extra: ["--bootstrap-arg=--max-runtime", "--bootstrap-arg=5s"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id, timeout: 180)
+        #expect(job.exitCode == "9:0", "\(output(directory, id))")
+        #expect(try record(directory, id).status == "MAX_RUNTIME")
+        #expect(output(directory, id).contains("--max-runtime"))
+        try expectNothingLeft(id)
+    }
+}

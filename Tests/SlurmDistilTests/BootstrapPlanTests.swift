@@ -121,3 +121,21 @@ import TestSupport
         #expect(!PortProbe.isFree(80, on: "not-an-address"))
     }
 }
+
+@Suite struct ExampleScriptTests {
+    /// The GPU-only example cannot run here: it must at least compile, and bootstrap must plan it.
+    @Test func vllmExampleCompilesAndItsPlanWarnsAboutTensorParallelism() throws {
+        let script = PackagePaths.root.appending(path: "examples/vllm-tp/pipeline.py").path
+        let compiled = try runProcess("/usr/bin/env", ["python3", "-c", "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')", script])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(["SLURM_JOB_ID": "78", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_JOB_NUM_NODES": "2", "SLURMD_NODENAME": "n1",
+            "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_CPUS_PER_NODE": "8(x2)"]) { $1 }
+        let plan = try runProcess(
+            PackagePaths.binary, ["bootstrap", "--dry-run", "--interface", "lo", "--tensor-parallel-size", "4", "--", "python", "-u", script, "m", "p", "o", "4"],
+            environment: environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stderr.contains("tensor-parallel size 4 exceeds the 2 GPUs per node"))
+        #expect(plan.stdout.contains("2 GPUs"))
+    }
+}

@@ -210,3 +210,40 @@ func expectAsyncFailure(
         #expect(!spec.matches("# comment"))
     }
 }
+
+/// A stream the server ends early, twice, while the job runs on: what was delivered must not repeat.
+final class RestartingStreamTransport: HTTPTransport, @unchecked Sendable {
+    let lock = NSLock()
+    var streams = 0
+    let contents = ["line 1\n", "line 1\nline 2\n", "line 1\nline 2\nline 3\n"]
+
+    func send(_ request: HTTPRequest) async throws(Failure) -> HTTPResponse {
+        let status = lock.withLock { streams >= contents.count ? "SUCCEEDED" : "RUNNING" }
+        return json(200, #"{"submission_id":"j","status":"\#(status)","driver_node_id":"n"}"#)
+    }
+
+    func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision, until: @escaping @Sendable () -> Bool) async throws(Failure) -> Int {
+        let index = lock.withLock { () -> Int in
+            streams += 1
+            return streams - 1
+        }
+        let text = contents[min(index, contents.count - 1)]
+        // Delivered in two pieces, so that skipping must work across chunks.
+        let middle = text.index(text.startIndex, offsetBy: text.count / 2)
+        _ = onChunk(Data(text[..<middle].utf8))
+        _ = onChunk(Data(text[middle...].utf8))
+        if index < contents.count - 1 { return 200 }
+        while !until() { try? await Task.sleep(nanoseconds: 10_000_000) }
+        return 200
+    }
+}
+
+@Suite struct StreamRestartTests {
+    @Test func aStreamEndedByTheServerIsResumedWithoutRepeats() async throws {
+        let client = RayJobsClient(address: "http://ray:8265", token: nil, transport: RestartingStreamTransport())
+        let seen = LockedData()
+        let final = try await client.follow("j", pollInterval: 0.05, output: { seen.append($0) }, progress: { _ in })
+        #expect(final.status == .succeeded)
+        #expect(String(decoding: seen.data, as: UTF8.self) == "line 1\nline 2\nline 3\n")
+    }
+}

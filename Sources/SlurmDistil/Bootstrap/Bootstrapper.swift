@@ -23,6 +23,12 @@ public final class Bootstrapper: @unchecked Sendable {
     let request: JobRequest
     /// Paths every node must see as the same file system (distilabel's global steps pass data there).
     public var requireShared: [String] = []
+    /// Stop a pipeline that prints nothing for this long (seconds), after saving its driver's stack.
+    public var stallTimeout: Double?
+    /// Stop a pipeline that runs longer than this (seconds).
+    public var maxRuntime: Double?
+    private let watchdogExit = LockedFailure()
+    private var watchdogStatus: Int32?
     let environment: [String: String]
     let currentDirectory: String
     let started = Date()
@@ -70,8 +76,13 @@ public final class Bootstrapper: @unchecked Sendable {
             status = try await runSteps()
         } catch {
             failure = error
-            status = terminationRequested.value ? JobExit.terminated : error.kind.exitCode
-            record.status = terminationRequested.value ? "TERMINATED" : "BOOTSTRAP_FAILED"
+            if let watchdogStatus {
+                status = watchdogStatus
+                record.status = watchdogStatus == JobExit.stalled ? "STALLED" : "MAX_RUNTIME"
+            } else {
+                status = terminationRequested.value ? JobExit.terminated : error.kind.exitCode
+                record.status = terminationRequested.value ? "TERMINATED" : "BOOTSTRAP_FAILED"
+            }
             record.message = error.description
             Self.say("error: \(error.message)" + (error.hint.map { "\nhint: \($0)" } ?? ""))
         }
@@ -137,6 +148,7 @@ public final class Bootstrapper: @unchecked Sendable {
         FileManager.default.createFile(atPath: plan.jobFolder + "/pipeline.log", contents: nil)
         let log = FileHandle(forWritingAtPath: plan.jobFolder + "/pipeline.log")
         defer { try? log?.close() }
+        let lastOutput = LockedData(keep: false)
         let followTask = Task { () async -> Result<RayJobInfo, Failure> in
             do throws(Failure) {
                 return .success(
@@ -144,17 +156,29 @@ public final class Bootstrapper: @unchecked Sendable {
                         id, output: { chunk in
                             FileHandle.standardOutput.write(chunk)
                             log?.write(chunk)
+                            lastOutput.append(chunk)
                         }, progress: { Self.say($0) }))
             } catch {
                 return .failure(error)
             }
         }
-        // A node whose Ray dies mid-pipeline ends its step: stop following and report it.
+        // A node whose Ray dies mid-pipeline ends its step: stop following and report it. A pipeline
+        // that hangs (distilabel does, on errors inside steps) is stopped after --stall-timeout.
         let stepFailure = LockedFailure()
+        let submittedAt = Date()
         let watcher = Task { [self] in
             while !Task.isCancelled {
                 do throws(Failure) {
                     try checkSteps()
+                    if let stallTimeout, lastOutput.idleFor(seconds: stallTimeout) {
+                        watchdogStatus = JobExit.stalled
+                        await dumpDriverStack(id, client: client)
+                        throw Failure(.runtime, "the pipeline printed nothing for \(Int(stallTimeout)) s (--stall-timeout); stopped it", hint: "its driver's stack is in \(plan.jobFolder)/stall-stack.txt")
+                    }
+                    if let maxRuntime, Date().timeIntervalSince(submittedAt) > maxRuntime {
+                        watchdogStatus = JobExit.maxRuntime
+                        throw Failure(.runtime, "the pipeline ran longer than \(Int(maxRuntime)) s (--max-runtime); stopped it", hint: "raise --max-runtime if it needs longer")
+                    }
                 } catch {
                     stepFailure.value = error
                     followTask.cancel()
@@ -297,6 +321,24 @@ public final class Bootstrapper: @unchecked Sendable {
         throw Failure(
             .runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\(missing.isEmpty ? "" : "; missing: \(HostList.compact(missing))")\n\(tails(late))",
             hint: "see the nodes' logs in \(plan.jobFolder)")
+    }
+
+    /// Saves the Python stack of the job's driver with py-spy (shipped with ray[default]), run by one
+    /// step on every node; only the node that has the driver prints it.
+    private func dumpDriverStack(_ id: String, client: RayJobsClient) async {
+        guard let info = try? await client.job(id), let pid = info.driverInfo?.pid, let ip = info.driverInfo?.nodeIPAddress else {
+            Self.say("no driver process known for job \(id); no stack saved")
+            return
+        }
+        let path = plan.jobFolder + "/stall-stack.txt"
+        let script = #"if hostname -I | tr ' ' '\n' | grep -qx "$0"; then echo "== $SLURMD_NODENAME pid $1"; py-spy dump --pid "$1" 2>&1; fi"#
+        if let step = try? ChildProcess.spawn(
+            "srun", ["--overlap", "--ntasks-per-node=1", "--nodes=\(plan.nodes.count)", "--ntasks=\(plan.nodes.count)", "sh", "-c", script, ip, pid],
+            environment: environment, stdout: .file(path, append: false), stderr: .file(path, append: true))
+        {
+            _ = step.wait()
+            Self.say("saved the stalled driver's stack (pid \(pid) at \(ip)) to \(path)")
+        }
     }
 
     /// Writes a fresh file under `path` here and has every node read it back in one step.

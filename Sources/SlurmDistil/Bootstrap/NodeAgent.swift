@@ -79,6 +79,11 @@ public struct NodeAgent {
         childEnvironment["RAY_AUTH_MODE"] = "token"
         childEnvironment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(settings.drainTimeoutSeconds)
         childEnvironment["RAY_USAGE_STATS_ENABLED"] = "0"
+        if case .interface(let name) = settings.policy {
+            // Collective libraries pick their own interface otherwise, often not the one Ray uses.
+            childEnvironment["NCCL_SOCKET_IFNAME"] = childEnvironment["NCCL_SOCKET_IFNAME"] ?? name
+            childEnvironment["GLOO_SOCKET_IFNAME"] = childEnvironment["GLOO_SOCKET_IFNAME"] ?? name
+        }
         guard childEnvironment["RAY_AUTH_TOKEN"] != nil else {
             throw Failure.environment("RAY_AUTH_TOKEN is not set for this step", hint: "_node only runs inside bootstrap's srun steps")
         }

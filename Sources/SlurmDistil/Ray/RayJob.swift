@@ -20,12 +20,23 @@ public struct RayJobInfo: Sendable, Equatable, Codable {
     public var startTime: Int64?
     public var endTime: Int64?
     public var metadata: [String: String]?
+    /// The Python driver, once the entrypoint has connected to Ray.
+    public var driverInfo: DriverInfo?
+
+    public struct DriverInfo: Sendable, Equatable, Codable {
+        public var nodeIPAddress: String?
+        public var pid: String?
+
+        enum CodingKeys: String, CodingKey {
+            case nodeIPAddress = "node_ip_address", pid
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case submissionID = "submission_id", jobID = "job_id", status, entrypoint, message, errorType = "error_type"
         case driverExitCode = "driver_exit_code", driverNodeID = "driver_node_id"
         case driverAgentHTTPAddress = "driver_agent_http_address", startTime = "start_time", endTime = "end_time"
-        case metadata
+        case metadata, driverInfo = "driver_info"
     }
 
     public init(submissionID: String? = nil, status: Status, driverExitCode: Int? = nil, driverNodeID: String? = nil, message: String? = nil) {
@@ -65,6 +76,10 @@ public enum JobExit {
     public static let failedWithoutExitCode: Int32 = 6
     public static let stopped: Int32 = 7
     public static let interrupted: Int32 = 130
+    /// bootstrap stopped a pipeline that printed nothing for --stall-timeout.
+    public static let stalled: Int32 = 8
+    /// bootstrap stopped a pipeline that ran longer than --max-runtime.
+    public static let maxRuntime: Int32 = 9
     /// bootstrap got SIGTERM (scancel, or Slurm's signal before the time limit) and stopped the job.
     public static let terminated: Int32 = 143
 

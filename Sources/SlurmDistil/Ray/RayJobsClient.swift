@@ -262,17 +262,28 @@ public struct RayJobsClient: Sendable {
         let finished = LockedFlag()
         // However this ends (also cancelled or lost), the stream closes once it has gone quiet.
         defer { finished.value = true }
+        // Ray's dashboard ends a log stream after a while (seen here at 5 minutes) even though the job
+        // goes on: reconnect, and skip the bytes already delivered (the stream restarts at the top).
         let stream: Task<Result<Int, Failure>, Never>? = info.driverNodeID.map { node in
             Task {
-                do throws(Failure) {
-                    return .success(
-                        try await streamLogs(id, node: node, lines: -1) { chunk in
-                            received.append(chunk)
-                            output(chunk)
-                            return .proceed
-                        } until: { finished.value && received.idleFor(seconds: 1.0) })
-                } catch {
-                    return .failure(error)
+                var outcome: Result<Int, Failure> = .failure(Failure(.runtime, "no stream"))
+                while true {
+                    let skip = LockedCounter(received.count)
+                    do throws(Failure) {
+                        outcome = .success(
+                            try await streamLogs(id, node: node, lines: -1) { chunk in
+                                let fresh = chunk.dropFirst(skip.take(upTo: chunk.count))
+                                if !fresh.isEmpty {
+                                    received.append(Data(fresh))
+                                    output(Data(fresh))
+                                }
+                                return .proceed
+                            } until: { finished.value && received.idleFor(seconds: 1.0) })
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    if finished.value || Task.isCancelled { return outcome }
+                    try? await Task.sleep(nanoseconds: 500_000_000)
                 }
             }
         }
@@ -339,5 +350,22 @@ final class LockedFlag: @unchecked Sendable {
     var value: Bool {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Bytes still to skip at the start of a restarted stream.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: Int
+
+    init(_ count: Int) { remaining = count }
+
+    /// Takes up to `limit` from what remains and returns it.
+    func take(upTo limit: Int) -> Int {
+        lock.withLock {
+            let taken = min(remaining, limit)
+            remaining -= taken
+            return taken
+        }
     }
 }

@@ -8,7 +8,8 @@ struct Bootstrap: AsyncParsableCommand {
         discussion: """
             Normally called by the script `slurm-distil gen-sbatch` writes. The pipeline's status becomes the batch
             job's: 0 if it SUCCEEDED, its own exit code if it failed with one, \(JobExit.failedWithoutExitCode) if it failed without one,
-            \(JobExit.stopped) if it was stopped, \(JobExit.terminated) after SIGTERM (scancel, or Slurm's signal before the time limit).
+            \(JobExit.stopped) if it was stopped, \(JobExit.stalled) after --stall-timeout, \(JobExit.maxRuntime) after --max-runtime,
+            \(JobExit.terminated) after SIGTERM (scancel, or Slurm's signal before the time limit).
             Output, the token (0600) and status.json are kept in the job folder.
 
             Examples:
@@ -35,6 +36,12 @@ struct Bootstrap: AsyncParsableCommand {
     var dashboardHost: String?
     @Option(help: "Folder for output, token and status.json (default SUBMIT_DIR/slurm-distil-logs/JOBID).")
     var jobFolder: String?
+    @Option(help: "Stop the pipeline when it prints nothing for this long (e.g. 30m), after saving its driver's stack.")
+    var stallTimeout: String?
+    @Option(help: "Stop the pipeline when it runs longer than this (e.g. 6h).")
+    var maxRuntime: String?
+    @Option(help: "The pipeline's tensor-parallel size: warns when it exceeds the GPUs per node.")
+    var tensorParallelSize: Int?
     @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
     var requireShared: [String] = []
     @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
@@ -62,6 +69,10 @@ struct Bootstrap: AsyncParsableCommand {
             let hosts = try AddressPlanner(directory: directory).plan(allocation, policy: policy, headNode: head).hosts
             for host in hosts { expectedAddresses[host.name] = host.address }
             headAddress = expectedAddresses[head] ?? ""
+        }
+        if let tensorParallelSize, tensorParallelSize > allocation.gpusPerNode {
+            StandardError.write(
+                "slurm-distil: warning: tensor-parallel size \(tensorParallelSize) exceeds the \(allocation.gpusPerNode) GPUs per node (\(allocation.gpuSource)); a tensor-parallel group must fit on one node's GPUs\n")
         }
         if let dashboardHost, dashboardHost == "0.0.0.0" || dashboardHost == "::" {
             StandardError.write("slurm-distil: warning: the dashboard will listen on all interfaces (\(dashboardHost)); anyone who reaches it still needs the job's token\n")
@@ -102,6 +113,8 @@ struct Bootstrap: AsyncParsableCommand {
         request.workingDir = workingDir
         let bootstrapper = Bootstrapper(plan: plan, request: request, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
         bootstrapper.requireShared = requireShared
+        bootstrapper.stallTimeout = try stallTimeout.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--stall-timeout")) }
+        bootstrapper.maxRuntime = try maxRuntime.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--max-runtime")) }
         let status = await bootstrapper.run()
         throw ExitCode(status)
     }

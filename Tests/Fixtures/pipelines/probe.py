@@ -1,7 +1,7 @@
 """A pipeline for bootstrap's tests. Modes (first argument):
   nodes [EXIT]   one task per node; prints what Ray sees; exits EXIT (default 0)
   auth           asks this job's own dashboard for /api/jobs/ without a token; prints the HTTP status
-  sleep          prints "started", then sleeps until stopped
+  sleep          connects to Ray, prints "started", then sleeps until stopped
 """
 import os
 import socket
@@ -12,6 +12,10 @@ import urllib.request
 
 mode = sys.argv[1]
 if mode == "sleep":
+    # Connected to Ray first, so that the job has a driver process (whose stack --stall-timeout saves).
+    import ray
+
+    ray.init()
     print("started", flush=True)
     time.sleep(600)
     sys.exit(0)
