@@ -50,7 +50,6 @@ public struct BootstrapOptions: Sendable, Equatable {
     public var objectStoreBytes: Int?
     public var drainTimeoutSeconds = 5
     public var dashboardHost: String?
-    public var readyTimeoutSeconds = 300
     public var jobFolder: String
 
     public init(launcher: String, jobFolder: String) {

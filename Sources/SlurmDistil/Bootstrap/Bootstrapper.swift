@@ -27,14 +27,14 @@ public final class Bootstrapper: @unchecked Sendable {
     public var stallTimeout: Double?
     /// Stop a pipeline that runs longer than this (seconds).
     public var maxRuntime: Double?
-    private let watchdogExit = LockedFailure()
-    private var watchdogStatus: Int32?
+    /// Set by the watchdog when it stops the pipeline: the exit status it stands for.
+    private let watchdogStatus = Locked<Int32?>(nil)
     let environment: [String: String]
     let currentDirectory: String
     let started = Date()
     private var steps: [(name: String, process: ChildProcess)] = []
     private let stepsLock = NSLock()
-    let terminationRequested = LockedFlag()
+    let terminationRequested = Locked(false)
     private var record: Record
 
     public init(plan: BootstrapPlan, request: JobRequest, environment: [String: String], currentDirectory: String) {
@@ -76,7 +76,7 @@ public final class Bootstrapper: @unchecked Sendable {
             status = try await runSteps()
         } catch {
             failure = error
-            if let watchdogStatus {
+            if let watchdogStatus = watchdogStatus.value {
                 status = watchdogStatus
                 record.status = watchdogStatus == JobExit.stalled ? "STALLED" : "MAX_RUNTIME"
             } else {
@@ -164,19 +164,19 @@ public final class Bootstrapper: @unchecked Sendable {
         }
         // A node whose Ray dies mid-pipeline ends its step: stop following and report it. A pipeline
         // that hangs (distilabel does, on errors inside steps) is stopped after --stall-timeout.
-        let stepFailure = LockedFailure()
+        let stepFailure = Locked<Failure?>(nil)
         let submittedAt = Date()
         let watcher = Task { [self] in
             while !Task.isCancelled {
                 do throws(Failure) {
                     try checkSteps()
                     if let stallTimeout, lastOutput.idleFor(seconds: stallTimeout) {
-                        watchdogStatus = JobExit.stalled
+                        watchdogStatus.value = JobExit.stalled
                         await dumpDriverStack(id, client: client)
                         throw Failure(.runtime, "the pipeline printed nothing for \(Int(stallTimeout)) s (--stall-timeout); stopped it", hint: "its driver's stack is in \(plan.jobFolder)/stall-stack.txt")
                     }
                     if let maxRuntime, Date().timeIntervalSince(submittedAt) > maxRuntime {
-                        watchdogStatus = JobExit.maxRuntime
+                        watchdogStatus.value = JobExit.maxRuntime
                         throw Failure(.runtime, "the pipeline ran longer than \(Int(maxRuntime)) s (--max-runtime); stopped it", hint: "raise --max-runtime if it needs longer")
                     }
                 } catch {
@@ -418,14 +418,5 @@ public final class Bootstrapper: @unchecked Sendable {
     static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-}
-
-final class LockedFailure: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Failure?
-    var value: Failure? {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

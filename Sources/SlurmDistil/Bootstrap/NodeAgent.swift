@@ -100,7 +100,7 @@ public struct NodeAgent {
                 "\(node): cannot start \(settings.ray): \(error.message)",
                 hint: "install Ray in the venv the job activates on every node (gen-sbatch --venv), or give bootstrap --ray PATH")
         }
-        let stopping = LockedFlag()
+        let stopping = Locked(false)
         var sources: [DispatchSourceSignal] = []
         // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);
         // SIGTERM comes from Slurm itself (scancel, time limit), which sends SIGKILL KillWait seconds later.
@@ -117,14 +117,17 @@ public struct NodeAgent {
             sources.append(source)
         }
         // Ray's processes are re-parented away when `ray start` dies first; remember who they are.
-        let tree = LockedPids()
+        let tree = Locked<[pid_t]>([])
         let watcher = DispatchSource.makeTimerSource(queue: .global())
         watcher.schedule(deadline: .now() + 1, repeating: 1)
-        watcher.setEventHandler { tree.add(ProcessTree.descendants(of: [child.pid] + tree.pids.filter(ProcessTree.isAlive))) }
+        watcher.setEventHandler {
+            let found = ProcessTree.descendants(of: [child.pid] + tree.value.filter(ProcessTree.isAlive))
+            tree.withLock { known in known += found.filter { !known.contains($0) } }
+        }
         watcher.resume()
         let status = child.wait()
         watcher.cancel()
-        let leftovers = tree.pids.filter(ProcessTree.isAlive)
+        let leftovers = tree.value.filter(ProcessTree.isAlive)
         for pid in leftovers { ProcessTree.terminate(pid, grace: 2) }
         try? FileManager.default.removeItem(atPath: temp)
         if stopping.value {
@@ -134,11 +137,4 @@ public struct NodeAgent {
         Self.say("\(node): Ray exited by itself with status \(status)\(leftovers.isEmpty ? "" : ", \(leftovers.count) processes killed after it")")
         return status == 0 ? 1 : status
     }
-}
-
-final class LockedPids: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [pid_t] = []
-    var pids: [pid_t] { lock.withLock { stored } }
-    func add(_ more: [pid_t]) { lock.withLock { stored += more.filter { !stored.contains($0) } } }
 }

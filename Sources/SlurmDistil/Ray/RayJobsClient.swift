@@ -259,7 +259,7 @@ public struct RayJobsClient: Sendable {
             info = try await job(id)
         }
         let received = LockedData(keep: false)
-        let finished = LockedFlag()
+        let finished = Locked(false)
         // However this ends (also cancelled or lost), the stream closes once it has gone quiet.
         defer { finished.value = true }
         // Ray's dashboard ends a log stream after a while (seen here at 5 minutes) even though the job
@@ -268,11 +268,15 @@ public struct RayJobsClient: Sendable {
             Task {
                 var outcome: Result<Int, Failure> = .failure(Failure(.runtime, "no stream"))
                 while true {
-                    let skip = LockedCounter(received.count)
+                    let skip = Locked(received.count)
                     do throws(Failure) {
                         outcome = .success(
                             try await streamLogs(id, node: node, lines: -1) { chunk in
-                                let fresh = chunk.dropFirst(skip.take(upTo: chunk.count))
+                                let fresh = chunk.dropFirst(skip.withLock { remaining in
+                                    let taken = min(remaining, chunk.count)
+                                    remaining -= taken
+                                    return taken
+                                })
                                 if !fresh.isEmpty {
                                     received.append(Data(fresh))
                                     output(Data(fresh))
@@ -342,30 +346,4 @@ final class LockedData: @unchecked Sendable {
     var data: Data { lock.withLock { storage } }
     var count: Int { lock.withLock { total } }
     func idleFor(seconds: Double) -> Bool { lock.withLock { Date().timeIntervalSince(last) >= seconds } }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = false
-    var value: Bool {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
-
-/// Bytes still to skip at the start of a restarted stream.
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var remaining: Int
-
-    init(_ count: Int) { remaining = count }
-
-    /// Takes up to `limit` from what remains and returns it.
-    func take(upTo limit: Int) -> Int {
-        lock.withLock {
-            let taken = min(remaining, limit)
-            remaining -= taken
-            return taken
-        }
-    }
 }
