@@ -21,7 +21,7 @@ public final class RayHead: @unchecked Sendable {
         // Short: Unix socket paths under the temp dir must stay below 107 bytes.
         directory = URL(fileURLWithPath: "/tmp/sdr-\(basePort)")
         // A head left by an earlier run that died holds these ports.
-        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, ["/tmp/sdr-\(basePort)/r"])
+        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, ["/tmp/sdr-\(basePort)/r", "\(host):\(basePort) "])
         try? FileManager.default.removeItem(atPath: "/tmp/sdr-\(basePort)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
@@ -64,7 +64,7 @@ public final class RayHead: @unchecked Sendable {
 
     /// Stops exactly this head: the processes whose command line names its temp dir, and their children.
     public func stop() {
-        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, [directory.path + "/r"])
+        _ = try? runProcess(PackagePaths.fixtures.appending(path: "stop_processes_under.sh").path, [directory.path + "/r", "\(host):\(dashboardPort - 1) "])
         try? FileManager.default.removeItem(at: directory)
     }
 
