@@ -58,7 +58,7 @@ import TestSupport
             #expect(ours.entries.map(\.name).sorted() == Array(lines.dropFirst()), "excludes \(excludes)")
         }
         // The zip itself is readable by Python's zipfile, with exec bits kept.
-        let zipPath = root.path + "/../sd-test.zip"
+        let zipPath = try temporaryDirectory().appending(path: "package.zip").path
         try WorkingDirPackage.scan(root: root.path, excludes: []).zip().write(to: URL(fileURLWithPath: zipPath))
         let check = try runProcess(RayHead.python, ["-c", "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(z.read('pkg/sub/deep.txt').decode())", zipPath])
         #expect(check.stdout == "deep\n\n", "\(check.stderr)")
