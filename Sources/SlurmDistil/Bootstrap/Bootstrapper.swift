@@ -101,10 +101,9 @@ public final class Bootstrapper: @unchecked Sendable {
     private func runSteps() async throws(Failure) -> Int32 {
         try prepareFolder()
         let token = Self.newToken()
-        do {
-            try token.write(toFile: plan.tokenPath, atomically: false, encoding: .utf8)
-            chmod(plan.tokenPath, 0o600)
-        } catch {
+        // Created 0600 from the start: there is no moment in which others could read it.
+        try? FileManager.default.removeItem(atPath: plan.tokenPath)
+        guard FileManager.default.createFile(atPath: plan.tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw Failure(.runtime, "cannot write the token file \(plan.tokenPath)", hint: "check that the job folder is writable")
         }
         var stepEnvironment = environment
