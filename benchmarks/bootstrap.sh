@@ -11,7 +11,7 @@ OUT=$ROOT/benchmarks/results/bootstrap.txt
 VC=$ROOT/scripts/vcluster
 BIN=$ROOT/.build/debug/slurm-distil
 scripts/setup >/dev/null
-swift build >/dev/null
+swift build --quiet
 "$VC" status >/dev/null 2>&1 || "$VC" up >/dev/null
 WORK=$(mktemp -d /tmp/sd-bench-XXXX)
 cd "$WORK"

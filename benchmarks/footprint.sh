@@ -10,7 +10,7 @@ VC=$ROOT/scripts/vcluster
 MINUTES=${MINUTES:-10}
 OUT=$ROOT/benchmarks/results/footprint.txt
 scripts/setup >/dev/null
-swift build -c release >/dev/null
+swift build -c release --quiet
 "$VC" status >/dev/null 2>&1 || "$VC" up >/dev/null
 WORK=$(mktemp -d /tmp/sd-foot-XXXX)
 cd "$WORK"

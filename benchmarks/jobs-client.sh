@@ -15,7 +15,7 @@ RAY=$ROOT/.venv-ray/bin/ray
 OUT=$ROOT/benchmarks/results/jobs-client.txt
 
 scripts/setup >/dev/null
-swift build -c release >/dev/null
+swift build -c release --quiet
 BIN=$ROOT/.build/release/slurm-distil
 
 cleanup() { Tests/Fixtures/stop_processes_under.sh "$TMP/r"; rm -rf "$TMP"; }

@@ -12,7 +12,7 @@ BIN=$ROOT/.build/debug/slurm-distil
 OUT=$ROOT/benchmarks/results/orchestration.txt
 SIZES=${SIZES:-"2 4 8 16"}
 scripts/setup >/dev/null
-swift build >/dev/null
+swift build --quiet
 "$VC" up --nodes 16 --gpus 1 >/dev/null
 trap '"$VC" down >/dev/null' EXIT
 STATE=$("$VC" env | sed -n 's/^VCLUSTER_STATE=//p')
