@@ -107,7 +107,7 @@ public struct SystemNodeDirectory: NodeDirectory {
         guard getnameinfo(socketAddress, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else {
             return nil
         }
-        let text = String(cString: buffer)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // Drop the zone of link-local IPv6 addresses (fe80::1%eth0): Ray takes plain addresses.
         return text.split(separator: "%").first.map(String.init)
     }
