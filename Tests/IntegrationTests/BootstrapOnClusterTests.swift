@@ -218,3 +218,32 @@ extension BootstrapOnClusterTests {
         try expectNothingLeft(id)
     }
 }
+
+extension BootstrapOnClusterTests {
+    /// Another Unix user on the same node can read neither the job's token nor Ray's temp dir.
+    @Test func anotherUserCannotReadTheTokenOrTheTempDir() throws {
+        let user = "sdtestother"
+        if try runProcess("/usr/bin/id", [user]).status != 0 {
+            let added = try runProcess("/usr/sbin/useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", user])
+            #expect(added.status == 0, "\(added.stderr)")
+        }
+        let directory = try generate([Self.probe, "sleep"], nodes: 1)
+        // The submit folder itself is open to all; only what bootstrap creates must be closed.
+        _ = try runProcess("/bin/chmod", ["755", directory.path])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        try waitForOutput(directory, id, "started")
+        let token = directory.appending(path: "slurm-distil-logs/\(id)/token").path
+        let temp = "/tmp/sd-\(id)-n1"
+        #expect(FileManager.default.fileExists(atPath: temp))
+        for target in [["cat", token], ["ls", temp]] {
+            let attempt = try runProcess("/usr/sbin/runuser", ["-u", user, "--"] + target)
+            #expect(attempt.status != 0, "\(user) could run \(target): \(attempt.stdout)")
+            #expect(attempt.stderr.contains("Permission denied"), "\(attempt.stderr)")
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: temp)[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+        _ = try VirtualCluster.exec("ctl", ["scancel", String(id)])
+        _ = try VirtualCluster.waitForEnd(id, timeout: 60)
+        try expectNothingLeft(id)
+    }
+}

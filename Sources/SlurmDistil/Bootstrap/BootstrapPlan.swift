@@ -83,9 +83,15 @@ public struct BootstrapPlan: Sendable, Equatable {
 
     static func hostForURL(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }
 
-    /// Temp dir per job and node, short: Unix socket paths below it must stay under 107 bytes.
+    /// The job's private folder on a node (0700). Ray makes its own temp dir world-writable, so Ray's
+    /// temp dir lives inside this one (`rayTempDirectory`), which keeps other users out.
     public static func tempDirectory(root: String, jobID: String, node: String) -> String {
         "\(root)/sd-\(jobID)-\(node)"
+    }
+
+    /// Ray's --temp-dir, short: Unix socket paths below it must stay under 107 bytes.
+    public static func rayTempDirectory(root: String, jobID: String, node: String) -> String {
+        tempDirectory(root: root, jobID: jobID, node: node) + "/r"
     }
 
     public static let maximumTempDirectoryLength = 41
@@ -96,7 +102,7 @@ public struct BootstrapPlan: Sendable, Equatable {
     ) throws(Failure) -> BootstrapPlan {
         let head = try AddressPlanner.head(of: allocation, requested: options.headNode)
         let workers = allocation.nodes.filter { $0 != head }
-        let longest = allocation.nodes.map { tempDirectory(root: options.tempRoot, jobID: allocation.jobID, node: $0) }.max { $0.count < $1.count } ?? ""
+        let longest = allocation.nodes.map { rayTempDirectory(root: options.tempRoot, jobID: allocation.jobID, node: $0) }.max { $0.count < $1.count } ?? ""
         guard longest.count <= maximumTempDirectoryLength else {
             throw Failure.usage(
                 "Ray's temp dir \(longest) would be \(longest.count) characters; Ray's Unix sockets need it at most \(maximumTempDirectoryLength)",
@@ -159,7 +165,7 @@ public struct BootstrapPlan: Sendable, Equatable {
         var lines = [
             "job \(jobID): \(nodes.count) nodes, head \(head) at \(headAddress), workers \(workers.isEmpty ? "none" : HostList.compact(workers))",
             "dashboard \(dashboardURL) (bound to \(dashboardHost)), GCS \(gcsAddress), ports \(ports.base)-\(ports.maxWorker)",
-            "per node: \(cpusPerNode.first.map { "\($0) CPUs" } ?? "CPUs as Ray detects"), \(gpusPerNode) GPUs; temp dir per node \(Self.tempDirectory(root: tempRoot, jobID: jobID, node: "NODE")) (0700)",
+            "per node: \(cpusPerNode.first.map { "\($0) CPUs" } ?? "CPUs as Ray detects"), \(gpusPerNode) GPUs; private folder per node \(Self.tempDirectory(root: tempRoot, jobID: jobID, node: "NODE")) (0700) holding Ray's temp dir",
             "token \(tokenPath) (0600), RAY_AUTH_MODE=token on every node",
             "head step:   " + ShellQuoting.join(headStep),
         ]

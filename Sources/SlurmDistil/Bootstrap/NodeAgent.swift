@@ -68,12 +68,15 @@ public struct NodeAgent {
         try? FileManager.default.removeItem(atPath: temp)
         do {
             try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // Explicitly: the umask must not widen it, and Ray chmods its own temp dir (inside) to 0777.
+            chmod(temp, 0o700)
         } catch {
             throw Failure.environment("cannot create Ray's temp dir \(temp) on \(node): \(error.localizedDescription)", hint: "check --temp-root on that node")
         }
         let command = BootstrapPlan.rayStart(
             ray: settings.ray, role: settings.role, nodeAddress: address, headAddress: settings.headAddress,
-            dashboardHost: settings.dashboardHost, ports: settings.ports, tempDirectory: temp,
+            dashboardHost: settings.dashboardHost, ports: settings.ports,
+            tempDirectory: BootstrapPlan.rayTempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node),
             cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes)
         var childEnvironment = environment
         childEnvironment["RAY_AUTH_MODE"] = "token"
