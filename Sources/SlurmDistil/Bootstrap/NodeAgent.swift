@@ -113,8 +113,11 @@ public struct NodeAgent {
                 guard !stopping.value else { return }
                 stopping.value = true
                 Self.say("\(node): signal \(number): stopping this node's Ray (pid \(child.pid) and its processes)")
-                let killed = ProcessTree.terminate(child.pid, grace: 3)
+                // Slurm's SIGKILL follows its SIGTERM after KillWait (5 s on the virtual cluster): stop Ray
+                // and remove the private folder within that, here, before the main thread wakes up.
+                let killed = ProcessTree.terminate(child.pid, grace: 2)
                 if !killed.isEmpty { Self.say("\(node): \(killed.count) Ray processes needed SIGKILL") }
+                try? FileManager.default.removeItem(atPath: temp)
             }
             source.resume()
             sources.append(source)
