@@ -121,6 +121,10 @@ public struct RayJobsClient: Sendable {
         }
     }
 
+    func noSuchJob(_ id: String) -> Failure {
+        Failure.usage("no job \(id) on \(address)", hint: "list the cluster's jobs with `slurm-distil list`")
+    }
+
     static func pathComponent(_ id: String) throws(Failure) -> String {
         guard !id.isEmpty, id.count <= 256, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
             throw Failure.usage("invalid job id \(id.debugDescription)", hint: "job ids are letters, digits, '-', '_', '.' and ':' (see `slurm-distil list`)")
@@ -155,7 +159,7 @@ public struct RayJobsClient: Sendable {
     public func job(_ id: String) async throws(Failure) -> RayJobInfo {
         let response = try await send(.get, "/api/jobs/\(try Self.pathComponent(id))")
         if response.status == 404 {
-            throw Failure.usage("no job \(id) on \(address)", hint: "list the cluster's jobs with `slurm-distil list`")
+            throw noSuchJob(id)
         }
         guard response.status == 200 else { throw unexpected(response, doing: "read job \(id)") }
         return try decode(RayJobInfo.self, response, doing: "job \(id)")
@@ -169,7 +173,7 @@ public struct RayJobsClient: Sendable {
 
     public func stop(_ id: String) async throws(Failure) -> Bool {
         let response = try await send(.post, "/api/jobs/\(try Self.pathComponent(id))/stop")
-        if response.status == 404 { throw Failure.usage("no job \(id) on \(address)", hint: "list the cluster's jobs with `slurm-distil list`") }
+        if response.status == 404 { throw noSuchJob(id) }
         guard response.status == 200 else { throw unexpected(response, doing: "stop job \(id)") }
         struct Stopped: Decodable { var stopped: Bool }
         return try decode(Stopped.self, response, doing: "stop").stopped
@@ -177,7 +181,7 @@ public struct RayJobsClient: Sendable {
 
     public func delete(_ id: String) async throws(Failure) -> Bool {
         let response = try await send(.delete, "/api/jobs/\(try Self.pathComponent(id))")
-        if response.status == 404 { throw Failure.usage("no job \(id) on \(address)", hint: "list the cluster's jobs with `slurm-distil list`") }
+        if response.status == 404 { throw noSuchJob(id) }
         guard response.status == 200 else {
             if response.text.contains("not in a terminal state") || response.text.contains("still running") {
                 throw Failure.usage("job \(id) is still running and cannot be deleted", hint: "stop it first: slurm-distil stop \(id)")
@@ -192,7 +196,7 @@ public struct RayJobsClient: Sendable {
     /// so that case falls back to the byte stream.
     public func logs(_ id: String) async throws(Failure) -> Data {
         let response = try await send(.get, "/api/jobs/\(try Self.pathComponent(id))/logs")
-        if response.status == 404 { throw Failure.usage("no job \(id) on \(address)", hint: "list the cluster's jobs with `slurm-distil list`") }
+        if response.status == 404 { throw noSuchJob(id) }
         if response.status == 200 {
             struct Logs: Decodable { var logs: String }
             return Data(try decode(Logs.self, response, doing: "logs").logs.utf8)

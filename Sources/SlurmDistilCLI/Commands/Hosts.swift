@@ -41,21 +41,15 @@ struct Hosts: AsyncParsableCommand {
             local.nodes = [name]
             local.cpusPerNode = []
             let entry = try planner.plan(local, policy: policy, headNode: name).hosts[0]
-            print(json ? try HostsReport.json(entry) : "\(name) \(entry.address ?? "-")")
+            print(json ? try Output.json(entry) : "\(name) \(entry.address ?? "-")")
             return
         }
         let plan = try planner.plan(allocation, policy: policy, headNode: address.headNode)
-        print(json ? try HostsReport.json(plan) : HostsReport.table(plan), terminator: json ? "\n" : "")
+        print(json ? try Output.json(plan) : HostsReport.table(plan), terminator: json ? "\n" : "")
     }
 }
 
 enum HostsReport {
-    static func json(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     static func table(_ plan: HostPlan) -> String {
         var rows = [["NODE", "ROLE", "ADDRESS", "CPUS", "GPUS", "WHY"]]
         for host in plan.hosts {
