@@ -55,6 +55,6 @@ public enum CommandRunner {
 
 enum StandardError {
     static func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
+        OutputFile.standardError.write(text)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 @testable import SlurmDistil
 import TestSupport
 
-/// The installed binary end to end: exit codes, messages, and that failures leave nothing behind.
+/// The installed binary end to end on good input (bad input: BadInputTests).
 @Suite struct CommandLineTests {
     func run(_ arguments: [String], in directory: URL? = nil, environment extra: [String: String] = [:]) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
@@ -21,37 +21,6 @@ import TestSupport
         #expect(try runProcess("/bin/bash", ["-n"], input: result.stdout).status == 0)
         #expect(FileManager.default.fileExists(atPath: directory.appending(path: "slurm-distil-logs").path))
         #expect(result.stdout.contains("exec \(PackagePaths.binary.hasPrefix("/") ? "" : "")"))
-    }
-
-    @Test(arguments: [
-        (["gen-sbatch", "--time", "2h"], "invalid time limit"),
-        (["gen-sbatch", "--nodes", "0"], "invalid value '0' for --nodes"),
-        (["gen-sbatch", "--nodes", "two"], "'two' is invalid"),
-        (["gen-sbatch", "--"], "nothing follows '--'"),
-        (["gen-sbatch", "--job-name", "a b"], "for --job-name"),
-        (["gen-sbatch", "--template", "nope"], "neither a built-in template nor an existing file"),
-        (["gen-sbatch", "--profile", "/nonexistent.yaml"], "does not exist"),
-        (["gen-sbatch", "--bogus"], "Unknown option '--bogus'"),
-        (["templates", "show", "nope"], "no built-in template 'nope'"),
-        (["no-such-command"], "Unexpected argument"),
-    ])
-    func badInputExitsTwoWithAMessage(arguments: [String], fragment: String) throws {
-        let directory = try temporaryDirectory()
-        let output = directory.appending(path: "job.sh")
-        let result = try run(arguments + (arguments.first == "gen-sbatch" && !arguments.contains("--") ? ["-o", output.path] : []), in: directory)
-        #expect(result.status == 2, "\(arguments): \(result.stderr)")
-        #expect(result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
-        #expect(result.stdout.isEmpty)
-        #expect(!result.stderr.contains("Fatal error"))
-        #expect(!FileManager.default.fileExists(atPath: output.path), "no partial script is left behind")
-    }
-
-    @Test func profileErrorsNameTheLine() throws {
-        let directory = try temporaryDirectory()
-        try "partition: gpu\nnodez: 2\n".write(to: directory.appending(path: "slurm-distil.yaml"), atomically: true, encoding: .utf8)
-        let result = try run(["gen-sbatch"], in: directory)
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("slurm-distil.yaml:2: unknown profile key 'nodez'"))
     }
 
     @Test func showConfigSaysWhereEachValueCameFrom() throws {

@@ -151,13 +151,15 @@ func expectAsyncFailure(
               HF_TOKEN: "${HF_TOKEN}"
               HF_HUB_OFFLINE: "1"
               LITERAL: "$${NOT_EXPANDED}"
+              WANDB_API_KEY: written-into-the-file
             """
         let env = try RuntimeEnvironment.parse(yaml: text, path: "runtime_env.yaml", environment: ["HF_TOKEN": "hf_supersecret"])
         #expect(env.value["env_vars"]?["HF_TOKEN"] == .string("hf_supersecret"))
         #expect(env.value["env_vars"]?["LITERAL"] == .string("${NOT_EXPANDED}"))
         #expect(env.excludes == ["data/", "*.ckpt"])
         #expect(env.workingDir == ".")
-        #expect(env.redact("token is hf_supersecret!") == "token is ***!")
+        #expect(env.secrets == ["hf_supersecret", "written-into-the-file"])
+        #expect(SecretRedactor(env.secrets).redact("token is hf_supersecret! key written-into-the-file") == "token is ***! key ***")
     }
 
     @Test(arguments: [

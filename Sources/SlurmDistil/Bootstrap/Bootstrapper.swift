@@ -46,7 +46,7 @@ public final class Bootstrapper: @unchecked Sendable {
     }
 
     static func say(_ text: String) {
-        FileHandle.standardError.write(Data("slurm-distil: \(text)\n".utf8))
+        OutputFile.standardError.write("slurm-distil: \(text)\n")
     }
 
     func mark(_ event: String) {
@@ -144,18 +144,28 @@ public final class Bootstrapper: @unchecked Sendable {
         record.submissionID = id
         mark("submitted")
         Self.say("submitted pipeline as Ray job \(id); its output follows (also in \(plan.jobFolder)/pipeline.log)")
-        FileManager.default.createFile(atPath: plan.jobFolder + "/pipeline.log", contents: nil)
-        let log = FileHandle(forWritingAtPath: plan.jobFolder + "/pipeline.log")
-        defer { try? log?.close() }
+        // Closed when this returns, while the stream's thread may still deliver a last chunk: OutputFile
+        // drops it instead of trapping as FileHandle does.
+        let log = OutputFile.create(atPath: plan.jobFolder + "/pipeline.log", permissions: 0o644)
+        defer { log?.close() }
+        // The batch output and pipeline.log outlive the job and are often group-readable.
+        let secrets = request.runtimeEnv.secrets.union(SecretRedactor.secrets(in: environment)).union([client.token?.value].compactMap { $0 })
+        let redacting = RedactingStream(SecretRedactor(secrets))
+        defer {
+            let rest = redacting.finish()
+            OutputFile.standardOutput.write(rest)
+            log?.write(rest)
+        }
         let lastOutput = LockedData(keep: false)
         let followTask = Task { () async -> Result<RayJobInfo, Failure> in
             do throws(Failure) {
                 return .success(
                     try await client.follow(
                         id, output: { chunk in
-                            FileHandle.standardOutput.write(chunk)
-                            log?.write(chunk)
                             lastOutput.append(chunk)
+                            let shown = redacting.feed(chunk)
+                            OutputFile.standardOutput.write(shown)
+                            log?.write(shown)
                         }, progress: { Self.say($0) }))
             } catch {
                 return .failure(error)

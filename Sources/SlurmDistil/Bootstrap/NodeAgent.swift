@@ -43,7 +43,18 @@ public struct NodeAgent {
     }
 
     static func say(_ text: String) {
-        FileHandle.standardError.write(Data("slurm-distil node: \(text)\n".utf8))
+        OutputFile.standardError.write("slurm-distil node: \(text)\n")
+    }
+
+    /// Removes `path` even while Ray's last processes still write into it: a removal fails as a whole
+    /// when an entry appears or vanishes under it.
+    static func removeFolder(_ path: String) {
+        for _ in 0..<5 {
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { return }
+            usleep(100_000)
+        }
+        say("could not remove \(path)")
     }
 
     /// Runs until Ray ends or a signal arrives; returns the exit status for the step.
@@ -100,10 +111,11 @@ public struct NodeAgent {
         } catch {
             try? FileManager.default.removeItem(atPath: temp)
             throw Failure.environment(
-                "\(node): cannot start \(settings.ray): \(error.message)",
+                "\(node): \(error.message)",
                 hint: "install Ray in the venv the job activates on every node (gen-sbatch --venv), or give bootstrap --ray PATH")
         }
         let stopping = Locked(false)
+        let stopped = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);
         // SIGTERM comes from Slurm itself (scancel, time limit), which sends SIGKILL KillWait seconds later.
@@ -117,7 +129,8 @@ public struct NodeAgent {
                 // and remove the private folder within that, here, before the main thread wakes up.
                 let killed = ProcessTree.terminate(child.pid, grace: 2)
                 if !killed.isEmpty { Self.say("\(node): \(killed.count) Ray processes needed SIGKILL") }
-                try? FileManager.default.removeItem(atPath: temp)
+                Self.removeFolder(temp)
+                stopped.signal()
             }
             source.resume()
             sources.append(source)
@@ -133,9 +146,12 @@ public struct NodeAgent {
         watcher.resume()
         let status = child.wait()
         watcher.cancel()
+        // The handler is still stopping the rest of the tree and removing the folder: returning now
+        // would end the process halfway through (a CI run once found a folder left that way).
+        if stopping.value { _ = stopped.wait(timeout: .now() + 10) }
         let leftovers = tree.value.filter(ProcessTree.isAlive)
         for pid in leftovers { ProcessTree.terminate(pid, grace: 2) }
-        try? FileManager.default.removeItem(atPath: temp)
+        Self.removeFolder(temp)
         if stopping.value {
             Self.say("\(node): Ray stopped; temp dir removed")
             return 0

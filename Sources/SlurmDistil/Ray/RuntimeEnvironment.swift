@@ -5,7 +5,8 @@ import Yams
 /// one with 200 and fails the job later, and silently ignores keys it does not know.
 public struct RuntimeEnvironment: Sendable, Equatable {
     public var value: JSONValue
-    /// Values that came from the caller's environment through `${VAR}`: never printed.
+    /// Values that came from the caller's environment through `${VAR}`, and env_vars under secret-looking
+    /// names: never printed.
     public var secrets: Set<String>
 
     public static let knownKeys: Set<String> = [
@@ -46,6 +47,7 @@ public struct RuntimeEnvironment: Sendable, Equatable {
         for key in object.keys.sorted() where !knownKeys.contains(key) {
             throw Failure.usage("\(source): unknown runtime_env key '\(key)' (Ray would silently ignore it)", hint: "known keys: \(knownKeys.sorted().joined(separator: ", "))")
         }
+        var secrets = secrets
         if let envVars = object["env_vars"] {
             guard case .object(let variables) = envVars else {
                 throw Failure.usage("\(source): env_vars must be a mapping of NAME: \"value\"", hint: #"e.g. env_vars: {HF_HUB_OFFLINE: "1"}"#)
@@ -54,6 +56,10 @@ public struct RuntimeEnvironment: Sendable, Equatable {
                 throw Failure.usage(
                     "\(source): env_vars.\(name) must be a string, not \(entry.kindName) (Ray accepts it, then fails the job)",
                     hint: "quote the value: \(name): \"...\"")
+            }
+            // Written into the file itself rather than taken from ${VAR}: still never printed.
+            for (name, entry) in variables where SecretRedactor.looksSecret(name) {
+                if let text = entry.string { secrets.insert(text) }
             }
         }
         if let workingDir = object["working_dir"], workingDir.string == nil {
@@ -77,10 +83,6 @@ public struct RuntimeEnvironment: Sendable, Equatable {
         return []
     }
 
-    /// Text with every secret value replaced, for messages and logs.
-    public func redact(_ text: String) -> String {
-        secrets.filter { $0.count >= 4 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
-    }
 
     private static func convert(_ node: Node, at path: String, environment: [String: String], secrets: inout Set<String>) throws(Failure) -> JSONValue {
         switch node {

@@ -54,8 +54,12 @@ public struct WorkingDirPackage: Sendable {
                     throw Failure.usage("cannot read \(path) in the working_dir", hint: "fix its permissions, or exclude it with .rayignore")
                 }
                 defer { try? handle.close() }
-                while let chunk = try? handle.read(upToCount: 4 << 20), !chunk.isEmpty {
-                    sha.update(chunk)
+                do {
+                    while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty {
+                        sha.update(chunk)
+                    }
+                } catch {
+                    throw Failure.usage("cannot read \(path) in the working_dir: \(error.localizedDescription)", hint: "fix the file, or exclude it with .rayignore")
                 }
             }
             let digest = sha.finalize()

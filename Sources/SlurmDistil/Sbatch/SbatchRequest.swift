@@ -132,6 +132,12 @@ public struct SbatchRequest: Sendable, Equatable {
         }
         guard text.count > name.count else { return .inherit(name: name) }
         let value = String(text.dropFirst(name.count + 1))
+        guard !SecretRedactor.looksSecret(name) else {
+            // The message must not repeat the value either.
+            throw Failure.usage(
+                "\(name) looks like a secret; its value would be written into the batch script (\(reader.optionName(.env)))",
+                hint: "give the bare name (--env \(name)) and export \(name) in the shell that runs sbatch: Slurm passes it on")
+        }
         guard !value.contains("\0") else { throw reader.invalid(.env, text, hint: "values cannot contain NUL bytes") }
         return .assign(name: name, value: value)
     }
@@ -145,7 +151,7 @@ struct SettingReader {
         settings[key]?.source.description ?? "default"
     }
 
-    private func optionName(_ key: SettingKey) -> String {
+    func optionName(_ key: SettingKey) -> String {
         switch settings[key]?.source {
         case .flag(let name): name
         case .profile(let path, let line): "'\(key.rawValue)' at \(path):\(line)"

@@ -135,11 +135,26 @@ struct GenSbatch: AsyncParsableCommand {
         let script = try SbatchRenderer.render(
             request, template: templateText, templateName: templateName, version: SlurmDistilVersion.current)
 
-        if !request.logDirectory.contains("%"), try files.createDirectoryIfMissing(request.logDirectory) {
+        if let outputFile {
+            let folder = (outputFile as NSString).deletingLastPathComponent
+            guard folder.isEmpty || files.fileExists(folder) else {
+                throw Failure.usage("the folder \(folder) of --output-file does not exist", hint: "create it first, or write the script elsewhere")
+            }
+        }
+        // Nothing is left behind by a failure: the log folder is only kept once the script is written.
+        let createdLogDirectory = try !request.logDirectory.contains("%") && files.createDirectoryIfMissing(request.logDirectory)
+        if let outputFile {
+            do {
+                try files.write(script, to: outputFile, executable: true)
+            } catch {
+                if createdLogDirectory { try? FileManager.default.removeItem(atPath: request.logDirectory) }
+                throw error
+            }
+        }
+        if createdLogDirectory {
             StandardError.write("slurm-distil: created \(request.logDirectory)/ for the job's output (Slurm does not create it)\n")
         }
         if let outputFile {
-            try files.write(script, to: outputFile, executable: true)
             StandardError.write("slurm-distil: wrote \(outputFile); submit it with: sbatch \(outputFile)\(request.entrypoint == nil ? " COMMAND..." : "")\n")
         } else {
             print(script, terminator: "")

@@ -14,6 +14,11 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "File with the cluster's token (default: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token).")
     var tokenFile: String?
 
+    /// What the job's output must not show: secret-looking variables of this environment, the token.
+    func redactor(for client: RayJobsClient, also more: Set<String> = []) -> SecretRedactor {
+        SecretRedactor(more.union(SecretRedactor.secrets(in: ProcessInfo.processInfo.environment)).union([client.token?.value].compactMap { $0 }))
+    }
+
     func client() throws(Failure) -> RayJobsClient {
         let environment = ProcessInfo.processInfo.environment
         return RayJobsClient(
@@ -24,7 +29,7 @@ struct ClusterOptions: ParsableArguments {
 
 enum Output {
     static func write(_ data: Data) {
-        FileHandle.standardOutput.write(data)
+        OutputFile.standardOutput.write(data)
     }
 
     static func json(_ value: some Encodable) throws -> String {
@@ -44,7 +49,8 @@ enum Output {
 /// Follows a job to its end and turns its outcome into the exit status; Ctrl-C leaves it running
 /// (or stops it with --stop-on-interrupt) and says so.
 enum JobFollower {
-    static func follow(_ id: String, client: RayJobsClient, stopOnInterrupt: Bool) async throws -> Never {
+    static func follow(_ id: String, client: RayJobsClient, redactor: SecretRedactor, stopOnInterrupt: Bool) async throws -> Never {
+        let redacting = RedactingStream(redactor)
         signal(SIGINT, SIG_IGN)
         let interrupts = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         interrupts.setEventHandler {
@@ -60,11 +66,13 @@ enum JobFollower {
                 StandardError.write(
                     "\nslurm-distil: interrupted; job \(id) keeps running on the cluster.\n  follow it: slurm-distil logs \(id) --follow --address \(client.address)\n  stop it:   slurm-distil stop \(id) --address \(client.address)\n")
             }
+            Output.write(redacting.finish())
             exit(JobExit.interrupted)
         }
         interrupts.resume()
         let final = try await client.follow(
-            id, output: { Output.write($0) }, progress: { StandardError.write("slurm-distil: \($0)\n") })
+            id, output: { Output.write(redacting.feed($0)) }, progress: { StandardError.write("slurm-distil: \($0)\n") })
+        Output.write(redacting.finish())
         StandardError.write("slurm-distil: \(Output.summary(final))\n")
         throw ExitCode(JobExit.status(for: final))
     }
@@ -145,7 +153,7 @@ struct Submit: AsyncParsableCommand {
             return
         }
         StandardError.write("slurm-distil: submitted job \(id); following its output (Ctrl-C leaves it running)\n")
-        try await JobFollower.follow(id, client: client, stopOnInterrupt: stopOnInterrupt)
+        try await JobFollower.follow(id, client: client, redactor: cluster.redactor(for: client, also: prepared.runtimeEnv.secrets), stopOnInterrupt: stopOnInterrupt)
     }
 }
 
@@ -181,10 +189,11 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         let client = try cluster.client()
+        let redactor = cluster.redactor(for: client)
         if follow {
-            try await JobFollower.follow(id, client: client, stopOnInterrupt: stopOnInterrupt)
+            try await JobFollower.follow(id, client: client, redactor: redactor, stopOnInterrupt: stopOnInterrupt)
         }
-        Output.write(try await client.logs(id))
+        Output.write(Data(redactor.redact(Array(try await client.logs(id)))))
     }
 }
 
