@@ -12,9 +12,19 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     var environment: [String: String] = [:]
     /// Files written into the (otherwise empty) folder the command runs in.
     var files: [String: String] = [:]
+    /// What `prepare` builds, for the report.
+    var setup = ""
     var prepare: (@Sendable (URL) throws -> Void)?
 
     var testDescription: String { arguments.joined(separator: " ") }
+
+    var scenario: String {
+        var text = "`" + ShellQuoting.join(["slurm-distil"] + arguments) + "`"
+        for (name, content) in files.sorted(by: { $0.key < $1.key }) { text += " with \(name) = `\(content.debugDescription)`" }
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) { text += " with \(name)=`\(value)`" }
+        if !setup.isEmpty { text += " (\(setup))" }
+        return text
+    }
 
     /// Nothing answers here; a command that reached the network would fail with 4, not 2.
     static let closedAddress = "http://127.0.0.1:9"
@@ -81,16 +91,16 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--metadata", "novalue", "--", "echo"], message: "invalid --metadata \"novalue\""),
         // working dirs
         BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "missing", "--", "echo"], message: "is not an existing folder"),
-        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "working_dir has a symlink loop at sub/up") { folder in
+        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "working_dir has a symlink loop at sub/up", setup: "wd/sub/up -> ..") { folder in
             try FileManager.default.createDirectory(at: folder.appending(path: "wd/sub"), withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(atPath: folder.appending(path: "wd/sub/up").path, withDestinationPath: "..")
         },
-        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "cannot be read (a broken symlink?)") { folder in
+        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "cannot be read (a broken symlink?)", setup: "wd/a -> b, wd/b -> a") { folder in
             try FileManager.default.createDirectory(at: folder.appending(path: "wd"), withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(atPath: folder.appending(path: "wd/a").path, withDestinationPath: "b")
             try FileManager.default.createSymbolicLink(atPath: folder.appending(path: "wd/b").path, withDestinationPath: "a")
         },
-        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "over Ray's limit of 100.0 MiB; largest files: blob (101.0 MiB)") { folder in
+        BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"], message: "over Ray's limit of 100.0 MiB; largest files: blob (101.0 MiB)", setup: "wd/blob of 101 MiB") { folder in
             try FileManager.default.createDirectory(at: folder.appending(path: "wd"), withIntermediateDirectories: true)
             // Sparse: the size check must come before anything reads 101 MiB.
             let path = folder.appending(path: "wd/blob").path
@@ -138,6 +148,10 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Backtrac"))
         for secret in ["hf_written_inline", "hf_in_a_profile"] { #expect(!result.stderr.contains(secret)) }
         #expect(try Set(FileManager.default.subpathsOfDirectory(atPath: folder.path)) == before, "nothing is left behind")
+        let message = result.stderr.split(separator: "\n").first.map { String($0.dropFirst("slurm-distil: error: ".count)) } ?? ""
+        // The report must not change from run to run.
+        let stableMessage = message.replacingOccurrences(of: folder.path + "/", with: "").replacingOccurrences(of: folder.path, with: ".")
+        ReliabilityLog.record(.init(category: "bad input", scenario: input.scenario, behaviour: stableMessage, exitCode: String(result.status)))
     }
 
     @Test func anUnreadableFileInTheWorkingDirIsNamed() throws {
@@ -153,5 +167,8 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("cannot read \(secret) in the working_dir"))
         #expect(result.stderr.contains("hint: fix its permissions, or exclude it with .rayignore"))
+        ReliabilityLog.record(.init(
+            category: "bad input", scenario: "`slurm-distil submit --working-dir wd -- echo` as a user who cannot read wd/private.txt",
+            behaviour: "cannot read …/wd/private.txt in the working_dir", exitCode: String(result.status)))
     }
 }

@@ -61,7 +61,7 @@ import TestSupport
             tempDirectory: "/tmp/sd-1-n1", cpus: 4, gpus: 2, objectStoreBytes: 1 << 30)
         for argument in ["--head", "--block", "--port=20400", "--dashboard-host=10.0.0.1", "--dashboard-port=20401", "--num-cpus=4",
             "--num-gpus=2", "--node-ip-address=10.0.0.1", "--temp-dir=/tmp/sd-1-n1", "--object-store-memory=1073741824",
-            "--min-worker-port=20410", "--max-worker-port=20599", "--dashboard-agent-listen-port=20405"]
+            "--min-worker-port=20411", "--max-worker-port=20599", "--dashboard-agent-listen-port=20405"]
         {
             #expect(head.contains(argument), "\(argument)")
         }
@@ -69,6 +69,20 @@ import TestSupport
             ray: "ray", role: .worker, nodeAddress: "10.0.0.2", headAddress: "10.0.0.1:20400", dashboardHost: nil, ports: ports,
             tempDirectory: "/tmp/sd-1-n2", cpus: nil, gpus: 0, objectStoreBytes: nil)
         #expect(worker.contains("--address=10.0.0.1:20400") && !worker.contains("--head") && worker.contains("--num-gpus=0"))
+    }
+
+    @Test func everyPortRayOpensIsInTheJobsBlockAndMetricsExportIsOffUnlessAsked() throws {
+        let ports = RayPorts(base: 20_400)
+        let environment = BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: false)
+        // Ray's defaults (44217, 44227) are fixed: two jobs on one head would collide there.
+        #expect(environment["AUTOSCALER_METRIC_PORT"] == "20409" && environment["DASHBOARD_METRIC_PORT"] == "20410")
+        #expect(ports.headPorts.contains(20_409) && ports.headPorts.contains(20_410))
+        #expect(environment["RAY_AUTH_MODE"] == "token")
+        #expect(environment["RAY_enable_metrics_collection"] == "0")
+        #expect(environment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] == "5")
+        #expect(BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: true)["RAY_enable_metrics_collection"] == nil)
+        #expect(try plan { $0.metrics = true }.headStep.contains("--metrics"))
+        #expect(try !plan().headStep.contains("--metrics"))
     }
 
     @Test func longTempRootsAreRefused() {

@@ -16,7 +16,10 @@ public struct RayPorts: Sendable, Equatable, Codable {
     public var dashboardAgentGRPC: Int { base + 6 }
     public var metricsExport: Int { base + 7 }
     public var runtimeEnvAgent: Int { base + 8 }
-    public var minWorker: Int { base + 10 }
+    /// Ray's own fixed defaults (44217, 44227) would collide between two jobs on one head node.
+    public var autoscalerMetrics: Int { base + 9 }
+    public var dashboardMetrics: Int { base + 10 }
+    public var minWorker: Int { base + 11 }
     public var maxWorker: Int { base + Self.blockSize - 1 }
 
     public init(base: Int) { self.base = base }
@@ -28,7 +31,15 @@ public struct RayPorts: Sendable, Equatable, Codable {
     }
 
     /// The ports a head listens on, to check before starting.
-    public var headPorts: [Int] { [gcs, dashboard, clientServer, nodeManager, objectManager, dashboardAgentListen, dashboardAgentGRPC, metricsExport, runtimeEnvAgent] }
+    public var headPorts: [Int] {
+        [gcs, dashboard, clientServer, nodeManager, objectManager, dashboardAgentListen, dashboardAgentGRPC, metricsExport, runtimeEnvAgent,
+         autoscalerMetrics, dashboardMetrics]
+    }
+
+    /// Ports that only environment variables set.
+    public var environment: [String: String] {
+        ["AUTOSCALER_METRIC_PORT": String(autoscalerMetrics), "DASHBOARD_METRIC_PORT": String(dashboardMetrics)]
+    }
 
     public var arguments: [String] {
         [
@@ -50,6 +61,8 @@ public struct BootstrapOptions: Sendable, Equatable {
     public var objectStoreBytes: Int?
     public var drainTimeoutSeconds = 5
     public var dashboardHost: String?
+    /// Ray's per-node metrics exporter listens on every interface without authentication: off unless asked.
+    public var metrics = false
     public var jobFolder: String
 
     public init(launcher: String, jobFolder: String) {
@@ -116,6 +129,7 @@ public struct BootstrapPlan: Sendable, Equatable {
         ]
         if case .interface(let name) = options.policy { nodeArguments += ["--interface", name] }
         if let bytes = options.objectStoreBytes { nodeArguments += ["--object-store-memory", String(bytes)] }
+        if options.metrics { nodeArguments += ["--metrics"] }
         nodeArguments += ["--num-gpus", String(allocation.gpusPerNode)]
         // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
         let common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(options.jobFolder)/ray-%N.log"]
@@ -158,6 +172,16 @@ public struct BootstrapPlan: Sendable, Equatable {
         command += ["--num-gpus=\(gpus)"]
         if let objectStoreBytes { command += ["--object-store-memory=\(objectStoreBytes)"] }
         return command
+    }
+
+    /// The environment `ray start` gets on every node, besides the token.
+    public static func rayEnvironment(ports: RayPorts, drainTimeoutSeconds: Int, metrics: Bool) -> [String: String] {
+        var environment = ports.environment
+        environment["RAY_AUTH_MODE"] = "token"
+        environment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(drainTimeoutSeconds)
+        environment["RAY_USAGE_STATS_ENABLED"] = "0"
+        if !metrics { environment["RAY_enable_metrics_collection"] = "0" }
+        return environment
     }
 
     /// The plan as `--dry-run` prints it.

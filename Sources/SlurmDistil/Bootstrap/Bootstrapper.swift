@@ -16,6 +16,9 @@ public final class Bootstrapper: @unchecked Sendable {
         public var status: String
         public var exitCode: Int32
         public var message: String?
+        /// When bootstrap started (seconds since 1970); `seconds` counts from there.
+        public var startedAt: Double
+        public var rayPorts: String
         public var seconds: [String: Double] = [:]
     }
 
@@ -42,7 +45,8 @@ public final class Bootstrapper: @unchecked Sendable {
         self.request = request
         self.environment = environment
         self.currentDirectory = currentDirectory
-        record = Record(slurmJobID: plan.jobID, nodes: plan.nodes, head: plan.head, dashboard: plan.dashboardURL, status: "STARTING", exitCode: 0)
+        record = Record(slurmJobID: plan.jobID, nodes: plan.nodes, head: plan.head, dashboard: plan.dashboardURL, status: "STARTING", exitCode: 0,
+            startedAt: (started.timeIntervalSince1970 * 1000).rounded() / 1000, rayPorts: "\(plan.ports.base)-\(plan.ports.maxWorker)")
     }
 
     static func say(_ text: String) {

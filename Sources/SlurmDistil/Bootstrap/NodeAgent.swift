@@ -19,6 +19,7 @@ public struct NodeAgent {
         public var gpus: Int
         public var objectStoreBytes: Int?
         public var drainTimeoutSeconds: Int
+        public var metrics = false
 
         public init(role: HostEntry.Role, jobID: String, ray: String, tempRoot: String, ports: RayPorts, policy: AddressPolicy, gpus: Int, drainTimeoutSeconds: Int) {
             self.role = role
@@ -89,10 +90,9 @@ public struct NodeAgent {
             dashboardHost: settings.dashboardHost, ports: settings.ports,
             tempDirectory: BootstrapPlan.rayTempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node),
             cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes)
-        var childEnvironment = environment
-        childEnvironment["RAY_AUTH_MODE"] = "token"
-        childEnvironment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(settings.drainTimeoutSeconds)
-        childEnvironment["RAY_USAGE_STATS_ENABLED"] = "0"
+        var childEnvironment = environment.merging(
+            BootstrapPlan.rayEnvironment(ports: settings.ports, drainTimeoutSeconds: settings.drainTimeoutSeconds, metrics: settings.metrics)
+        ) { _, ours in ours }
         if case .interface(let name) = settings.policy {
             // Collective libraries pick their own interface otherwise, often not the one Ray uses.
             childEnvironment["NCCL_SOCKET_IFNAME"] = childEnvironment["NCCL_SOCKET_IFNAME"] ?? name
@@ -150,7 +150,7 @@ public struct NodeAgent {
         // would end the process halfway through (a CI run once found a folder left that way).
         if stopping.value { _ = stopped.wait(timeout: .now() + 10) }
         let leftovers = tree.value.filter(ProcessTree.isAlive)
-        for pid in leftovers { ProcessTree.terminate(pid, grace: 2) }
+        ProcessTree.terminate(leftovers, grace: 2)
         Self.removeFolder(temp)
         if stopping.value {
             Self.say("\(node): Ray stopped; temp dir removed")

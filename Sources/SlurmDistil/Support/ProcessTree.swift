@@ -42,7 +42,13 @@ public enum ProcessTree {
     /// Returns the pids that had to be killed.
     @discardableResult
     public static func terminate(_ root: pid_t, grace: Double) -> [pid_t] {
-        var known = [root] + descendants(of: [root])
+        terminate([root], grace: grace)
+    }
+
+    /// The same for several trees at once: one grace period for all, not one each.
+    @discardableResult
+    public static func terminate(_ roots: [pid_t], grace: Double) -> [pid_t] {
+        var known = roots + descendants(of: roots)
         for pid in known { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         while Date() < deadline, known.contains(where: isAlive) {

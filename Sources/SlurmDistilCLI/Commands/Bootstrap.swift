@@ -44,6 +44,8 @@ struct Bootstrap: AsyncParsableCommand {
     var tensorParallelSize: Int?
     @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
     var requireShared: [String] = []
+    @Flag(help: "Keep Ray's per-node Prometheus metrics exporter (off by default: it listens on every interface, without auth).")
+    var metrics = false
     @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
     var dryRun = false
     @Argument(parsing: .postTerminator, help: "The pipeline command, after '--'.")
@@ -88,13 +90,21 @@ struct Bootstrap: AsyncParsableCommand {
         options.objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
         options.drainTimeoutSeconds = drainTimeout
         options.dashboardHost = dashboardHost
+        options.metrics = metrics
         var ports = RayPorts.block(jobID: allocation.jobID)
         if allocation.thisNode == head {
             // Another job on this node may hold the block: take the next free one.
+            // Ray's gRPC servers bind every interface: a port held on loopback only is taken for them too.
+            let wildcard = headAddress.contains(":") ? "::" : "0.0.0.0"
+            func taken(_ ports: RayPorts) -> Int? {
+                ports.headPorts.first { !PortProbe.isFree($0, on: headAddress) || !PortProbe.isFree($0, on: wildcard) }
+            }
             var shift = 0
-            while shift < RayPorts.blockCount, !ports.headPorts.allSatisfy({ PortProbe.isFree($0, on: headAddress) }) {
+            while shift < RayPorts.blockCount, let port = taken(ports) {
                 shift += 1
-                ports = RayPorts.block(jobID: allocation.jobID, shift: shift)
+                let next = RayPorts.block(jobID: allocation.jobID, shift: shift)
+                StandardError.write("slurm-distil: port \(port) on \(head) is in use; trying Ray ports \(next.base)-\(next.maxWorker)\n")
+                ports = next
             }
             guard shift < RayPorts.blockCount else {
                 throw Failure.environment("no free block of Ray ports on \(head) (\(RayPorts.firstBlock)-32000)", hint: "another job or service holds them; check with `ss -ltn`")
@@ -136,6 +146,7 @@ struct NodeCommand: AsyncParsableCommand {
     @Option var numGpus = 0
     @Option var dashboardHost: String?
     @Option var headAddress: String?
+    @Flag var metrics = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -147,6 +158,7 @@ struct NodeCommand: AsyncParsableCommand {
         settings.headAddress = headAddress
         settings.dashboardHost = dashboardHost
         settings.objectStoreBytes = objectStoreMemory
+        settings.metrics = metrics
         let status = try NodeAgent(settings: settings, environment: environment, directory: SystemNodeDirectory(environment: environment)).run()
         throw ExitCode(status)
     }

@@ -2,6 +2,10 @@
   nodes [EXIT]   one task per node; prints what Ray sees; exits EXIT (default 0)
   auth           asks this job's own dashboard for /api/jobs/ without a token; prints the HTTP status
   sleep          connects to Ray, prints "started", then sleeps until stopped
+  tick N         for N seconds, runs a task on every node each second and prints "tick I hosts=..."
+  crash          raises an exception (a Python traceback, exit status 1)
+  flood MB       prints MB mebibytes of numbered lines, then "flood done"
+  secrets        prints HF_TOKEN and SD_FILE_SECRET from its environment, then sleeps until stopped
 """
 import os
 import socket
@@ -23,11 +27,37 @@ if mode == "sleep":
 if mode == "auth":
     host, port = os.environ["RAY_ADDRESS"].rsplit(":", 1)
     url = f"http://{host}:{int(port) + 1}/api/jobs/"
-    try:
-        urllib.request.urlopen(url, timeout=10)
-        print("unauthenticated status 200", flush=True)
-    except urllib.error.HTTPError as error:
-        print(f"unauthenticated status {error.code}", flush=True)
+    for name, headers in [("unauthenticated", {}), ("wrong-token", {"Authorization": "Bearer " + "0" * 64})]:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
+            print(f"{name} status 200", flush=True)
+        except urllib.error.HTTPError as error:
+            print(f"{name} status {error.code}", flush=True)
+    sys.exit(0)
+
+if mode == "crash":
+    raise RuntimeError("the pipeline broke")
+
+if mode == "flood":
+    line = "x" * 90
+    total = int(sys.argv[2]) << 20
+    written = 0
+    number = 0
+    out = sys.stdout
+    while written < total:
+        text = f"{number:09d} {line}\n"
+        out.write(text)
+        written += len(text)
+        number += 1
+    out.write("flood done\n")
+    out.flush()
+    sys.exit(0)
+
+if mode == "secrets":
+    print("HF_TOKEN=" + os.environ.get("HF_TOKEN", "unset"), flush=True)
+    print("SD_FILE_SECRET=" + os.environ.get("SD_FILE_SECRET", "unset"), flush=True)
+    print("started", flush=True)
+    time.sleep(600)
     sys.exit(0)
 
 import ray
@@ -43,6 +73,18 @@ print(f"nodes={len(nodes)} cpus={resources.get('CPU', 0):.0f} gpus={resources.ge
 def where():
     return socket.gethostname()
 
+
+if mode == "tick":
+    seconds = int(sys.argv[2])
+    started = time.time()
+    tick = 0
+    while time.time() - started < seconds:
+        tick += 1
+        alive = [n for n in ray.nodes() if n["Alive"]]
+        found = ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote() for n in alive])
+        print(f"tick {tick} hosts=" + ",".join(sorted(found)), flush=True)
+        time.sleep(1)
+    sys.exit(0)
 
 hosts = ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote() for n in nodes])
 print("hosts=" + ",".join(sorted(hosts)), flush=True)

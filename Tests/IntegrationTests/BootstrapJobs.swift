@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// gen-sbatch -> sbatch -> bootstrap jobs on the virtual cluster, as the cluster suites run them.
+protocol BootstrapJobs {}
+
+/// status.json as bootstrap writes it.
+struct BootstrapRecord: Decodable {
+    var status: String
+    var exitCode: Int32
+    var submissionID: String?
+    var startedAt: Double
+    var rayPorts: String
+    var seconds: [String: Double]
+
+    /// Seconds from `moment` to when bootstrap had reported the outcome.
+    func finished(since moment: Date) -> Double? {
+        seconds["finished"].map { startedAt + $0 - moment.timeIntervalSince1970 }
+    }
+
+    var teardownSeconds: Double? {
+        guard let finished = seconds["finished"], let tornDown = seconds["tornDown"] else { return nil }
+        return tornDown - finished
+    }
+
+    var portBase: Int { Int(rayPorts.split(separator: "-").first ?? "") ?? 0 }
+}
+
+extension BootstrapJobs {
+    static var probe: String { PackagePaths.fixtures.appending(path: "pipelines/probe.py").path }
+
+    /// Writes job.sh for a Ray pipeline over `nodes` nodes with one GPU each; returns the folder.
+    func generate(_ pipeline: [String], nodes: Int = 3, time: String = "10", extra: [String] = []) throws -> URL {
+        let directory = try temporaryDirectory()
+        let result = try runProcess(
+            PackagePaths.binary,
+            ["gen-sbatch", "--no-profile", "-N", String(nodes), "--gpus-per-node", "1", "--time", time, "-J", "bt",
+             "--venv", PackagePaths.root.appending(path: ".venv-ray").path,
+             "--bootstrap-arg=--object-store-memory", "--bootstrap-arg=80M", "-o", "job.sh"] + extra + ["--", "python", "-u"] + pipeline,
+            directory: directory)
+        guard result.status == 0 else { throw TestFailure("gen-sbatch: \(result.stderr)") }
+        return directory
+    }
+
+    func output(_ directory: URL, _ job: Int) -> String {
+        (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/bt-\(job).out"), encoding: .utf8)) ?? ""
+    }
+
+    func jobFile(_ directory: URL, _ job: Int, _ name: String) -> String {
+        (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/\(name)"), encoding: .utf8)) ?? ""
+    }
+
+    func record(_ directory: URL, _ job: Int) throws -> BootstrapRecord {
+        try JSONDecoder().decode(BootstrapRecord.self, from: Data(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/status.json")))
+    }
+
+    /// No Ray or agent process of any job on any node, no private folder of this job; returns how long
+    /// that took to become true after the batch job ended (Slurm reports the end a moment early).
+    @discardableResult
+    func expectNothingLeft(_ job: Int, within limit: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws -> Double {
+        let started = Date()
+        func temps() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("sd-\(job)-") } }
+        var left = try VirtualCluster.rayProcessesOnNodes()
+        var folders = try temps()
+        while !(left.isEmpty && folders.isEmpty), Date().timeIntervalSince(started) < limit {
+            Thread.sleep(forTimeInterval: 0.25)
+            left = try VirtualCluster.rayProcessesOnNodes()
+            folders = try temps()
+        }
+        #expect(left == [], sourceLocation: sourceLocation)
+        #expect(folders == [], "per-node temp dirs are removed", sourceLocation: sourceLocation)
+        return Date().timeIntervalSince(started)
+    }
+
+    func waitForOutput(_ directory: URL, _ id: Int, _ text: String, timeout: Double = 120) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, !output(directory, id).contains(text) {
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        guard output(directory, id).contains(text) else { throw TestFailure("no '\(text)' in the output: \(output(directory, id))") }
+    }
+
+    /// The pid of a process of job `id` on `node` whose command line contains `fragment`.
+    func processOfJob(_ id: Int, on node: String, matching fragment: String) throws -> Int32? {
+        let pids = try runProcess("/usr/bin/env", ["ip", "netns", "pids", "sdv-\(node)"]).stdout.split(separator: "\n")
+        return pids.first { pid in
+            let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return commandLine.contains(fragment) && commandLine.contains("sd-\(id)-\(node)")
+        }.flatMap { Int32($0) }
+    }
+
+    func recordFault(_ scenario: String, behaviour: String, job: SlurmJob, record: BootstrapRecord?, since fault: Date? = nil, category: String = "fault") {
+        ReliabilityLog.record(.init(
+            category: category, scenario: scenario, behaviour: behaviour,
+            exitCode: "\(record.map { String($0.exitCode) } ?? "-") (Slurm \(job.state) \(job.exitCode))",
+            detectSeconds: fault.flatMap { record?.finished(since: $0) }, cleanupSeconds: record?.teardownSeconds))
+    }
+}
