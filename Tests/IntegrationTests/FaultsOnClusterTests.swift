@@ -118,7 +118,7 @@ import TestSupport
         #expect(job.state == "COMPLETED", "\(text)")
         ReliabilityLog.record(.init(
             category: "fault", scenario: "a worker's slurmd killed (SIGKILL) mid-pipeline",
-            behaviour: "steps go on without slurmd: the pipeline completes; srun cannot signal n2, so bootstrap ends the step after 20 s and n2's Ray is gone \(Int(cleanup.rounded())) s after bootstrap ended",
+            behaviour: "steps go on without slurmd, so the pipeline completes; srun's stop request cannot reach n2, whose agent stops its Ray once the head is gone (10 s); nothing left \(Int(cleanup.rounded())) s after bootstrap ended",
             exitCode: "\(status.exitCode) (Slurm \(job.state) \(job.exitCode))", detectSeconds: nil,
             cleanupSeconds: (status.teardownSeconds ?? 0) + cleanup))
     }

@@ -121,6 +121,9 @@ import TestSupport
         #expect(logs.status == 0, "\(logs.stderr)")
         #expect(logs.stdoutData.range(of: Data("raw \u{FF} bytes".utf8.map { $0 == 0xC3 ? 0xFF : $0 }.filter { $0 != 0xBF })) != nil)
         #expect(result.stdoutData.range(of: Data([0x62, 0x65, 0x66, 0x6F, 0x72, 0x65, 0x20, 0xFF, 0xFE, 0x20])) != nil, "bytes pass through unchanged")
+        ReliabilityLog.record(.init(
+            category: "fault", scenario: "a job prints bytes that are not UTF-8 (`submit`, `logs`)",
+            behaviour: "passed through unchanged, also where Ray's own /logs endpoint answers 500", exitCode: String(result.status)))
     }
 
     @Test func authenticationErrors() throws {
@@ -140,6 +143,16 @@ import TestSupport
         // Without a token the dashboard refuses everything but the open endpoints.
         let raw = try runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", #"{"entrypoint":"id"}"#, "\(head.address)/api/jobs/"])
         #expect(raw.stdout == "401")
+        for (scenario, result) in [
+            ("`slurm-distil list` against a token-protected Ray with a wrong `--token-file`", wrong),
+            ("`slurm-distil list` against a token-protected Ray with no token anywhere", none),
+        ] {
+            ReliabilityLog.record(.init(
+                category: "bad input", scenario: scenario,
+                behaviour: String(result.stderr.split(separator: "\n").first?.dropFirst("slurm-distil: error: ".count) ?? "")
+                    .replacingOccurrences(of: head.address, with: "ADDRESS").replacingOccurrences(of: wrongToken, with: "FILE"),
+                exitCode: String(result.status)))
+        }
     }
 
     @Test func badIdsDuplicatesAndNoRay() throws {

@@ -47,6 +47,33 @@ public struct NodeAgent {
         OutputFile.standardError.write("slurm-distil node: \(text)\n")
     }
 
+    /// A worker whose head is gone stops its own Ray. Normally bootstrap's stop request arrives first, but
+    /// it travels through slurmd: with the node's slurmd dead it never comes, and Ray itself would
+    /// linger for a minute (its GCS reconnect timeout) after the job has ended.
+    private func watchHead(node: String, child: ChildProcess, stopping: Locked<Bool>, stopped: DispatchSemaphore) -> DispatchSourceTimer? {
+        guard let gcs = settings.headAddress, let colon = gcs.lastIndex(of: ":"), let port = Int(gcs[gcs.index(after: colon)...]) else { return nil }
+        let host = gcs[..<colon].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let misses = Locked(0)
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + Self.headCheckInterval, repeating: Self.headCheckInterval)
+        timer.setEventHandler {
+            let missed = misses.withLock { count in
+                count = PortProbe.accepts(port, on: host) ? 0 : count + 1
+                return count
+            }
+            guard missed == Self.headMissesBeforeStopping, !stopping.value else { return }
+            stopping.value = true
+            Self.say("\(node): the head's GCS at \(gcs) has not answered for \(Int(Double(missed) * Self.headCheckInterval)) s; stopping this node's Ray")
+            ProcessTree.terminate(child.pid, grace: 2)
+            stopped.signal()
+        }
+        timer.resume()
+        return timer
+    }
+
+    static let headCheckInterval = 2.0
+    static let headMissesBeforeStopping = 5
+
     /// Removes `path` even while Ray's last processes still write into it: a removal fails as a whole
     /// when an entry appears or vanishes under it.
     static func removeFolder(_ path: String) {
@@ -144,8 +171,10 @@ public struct NodeAgent {
             tree.withLock { known in known += found.filter { !known.contains($0) } }
         }
         watcher.resume()
+        let headWatch = settings.role == .worker ? watchHead(node: node, child: child, stopping: stopping, stopped: stopped) : nil
         let status = child.wait()
         watcher.cancel()
+        headWatch?.cancel()
         // The handler is still stopping the rest of the tree and removing the folder: returning now
         // would end the process halfway through (a CI run once found a folder left that way).
         if stopping.value { _ = stopped.wait(timeout: .now() + 10) }
