@@ -74,24 +74,24 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let record = directory.appending(path: "argv").path
-        let recorder = directory.appending(path: "recorder").path
-        try """
-            #!/bin/bash
-            printf '%s\\0' "$@" > \(ShellQuoting.quote(record))
-            printf '%s\\0' "$HOSTILE" "$PWD" "$VENV_SEEN" >> \(ShellQuoting.quote(record))
-            """.write(toFile: recorder, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: recorder)
         // A venv and a working folder whose names are themselves hostile.
         let venv = directory.appending(path: "venv $(touch pwned) 'q'").path
         try FileManager.default.createDirectory(atPath: venv + "/bin", withIntermediateDirectories: true)
         try "export VENV_SEEN=yes\n".write(toFile: venv + "/bin/activate", atomically: true, encoding: .utf8)
         let chdir = directory.appending(path: "work `id` dir").path
         try FileManager.default.createDirectory(atPath: chdir, withIntermediateDirectories: true)
+        // The launcher is bash reading a script named `bootstrap` in the folder the job changes to: a
+        // freshly written file that is exec'd itself fails now and then with ETXTBSY while parallel
+        // tests spawn processes that inherited its descriptor.
+        try """
+            printf '%s\\0' "$0" "$@" > \(ShellQuoting.quote(record))
+            printf '%s\\0' "$HOSTILE" "$PWD" "$VENV_SEEN" >> \(ShellQuoting.quote(record))
+            """.write(toFile: chdir + "/bootstrap", atomically: true, encoding: .utf8)
 
         for value in hostileValues {
             let script = try render(
                 [
-                    .launcher: .text(recorder), .venv: .text(venv), .chdir: .text(chdir),
+                    .launcher: .text("/bin/bash"), .venv: .text(venv), .chdir: .text(chdir),
                     .env: .list(["HOSTILE=" + value]), .bootstrapArgs: .list(["--x", value]),
                 ], entrypoint: ["python", value, "end"])
             let result = try runProcess("/bin/bash", ["-s"], input: script, directory: directory)

@@ -30,6 +30,9 @@ public final class Bootstrapper: @unchecked Sendable {
     public var stallTimeout: Double?
     /// Stop a pipeline that runs longer than this (seconds).
     public var maxRuntime: Double?
+    /// How long Ray may take to be up on every node (seconds), counted from the head step's start.
+    public var readyTimeout: Double = 300
+    private var readyDeadline = Date.distantFuture
     /// Set by the watchdog when it stops the pipeline: the exit status it stands for.
     private let watchdogStatus = Locked<Int32?>(nil)
     let environment: [String: String]
@@ -128,13 +131,16 @@ public final class Bootstrapper: @unchecked Sendable {
 
     private func startAndRun(client: RayJobsClient, stepEnvironment: [String: String]) async throws(Failure) -> Int32 {
         Self.say("starting Ray on \(plan.nodes.count) node(s): head \(plan.head) at \(plan.headAddress), dashboard \(plan.dashboardURL)")
+        readyDeadline = Date().addingTimeInterval(readyTimeout)
         try startStep("head", plan.headStep, environment: stepEnvironment)
         // Workers only need the head's GCS, which answers seconds before the dashboard does.
         try await waitForGCS()
         mark("gcsReady")
         if let workerStep = plan.workerStep {
+            Self.say("the head's GCS answers; starting Ray on \(plan.workers.count) worker node(s) \(HostList.compact(plan.workers)) in one step")
             try startStep("workers", workerStep, environment: stepEnvironment)
         }
+        Self.say("waiting for the dashboard (Ray's head takes 5-15 s)")
         try await waitForDashboard(client)
         mark("headReady")
         try await waitForNodes(client)
@@ -267,26 +273,42 @@ public final class Bootstrapper: @unchecked Sendable {
         }.joined(separator: "\n")
     }
 
-    private func waitForGCS() async throws(Failure) {
-        let deadline = Date().addingTimeInterval(Double(120))
-        while Date() < deadline {
+    /// Every wait of the start-up has this shape: steps checked (a node's Ray that dies ends the wait at
+    /// once), a signal honoured, progress every 10 s, and one deadline for all of readiness.
+    private func waitUntil(
+        _ what: String, every interval: Double, failure: @autoclosure () -> Failure, _ probe: () async -> Bool
+    ) async throws(Failure) {
+        let started = Date()
+        var nextNote = started.addingTimeInterval(10)
+        while Date() < readyDeadline {
             try checkSteps()
-            if terminationRequested.value { throw Failure(.runtime, "terminated while the head was starting") }
-            if PortProbe.accepts(plan.ports.gcs, on: plan.headAddress) { return }
-            try? await Task.sleep(nanoseconds: 100_000_000)
+            if terminationRequested.value { throw Failure(.runtime, "terminated while waiting for \(what)") }
+            if await probe() { return }
+            if Date() >= nextNote {
+                Self.say("still waiting for \(what) (\(Int(Date().timeIntervalSince(started))) s)")
+                nextNote = nextNote.addingTimeInterval(10)
+            }
+            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
         }
-        throw Failure(.runtime, "Ray's GCS at \(plan.gcsAddress) did not answer within 120 s\n\(tails([plan.head]))", hint: "see \(plan.jobFolder)/ray-\(plan.head).log")
+        throw failure()
+    }
+
+    private func waitForGCS() async throws(Failure) {
+        try await waitUntil(
+            "Ray's GCS on \(plan.head)", every: 0.1,
+            failure: Failure(
+                .runtime, "Ray's GCS at \(plan.gcsAddress) did not answer within \(Int(readyTimeout)) s (--ready-timeout)\n\(tails([plan.head]))",
+                hint: "see \(plan.jobFolder)/ray-\(plan.head).log")
+        ) { PortProbe.accepts(plan.ports.gcs, on: plan.headAddress) }
     }
 
     private func waitForDashboard(_ client: RayJobsClient) async throws(Failure) {
-        let deadline = Date().addingTimeInterval(Double(120))
-        while Date() < deadline {
-            try checkSteps()
-            if terminationRequested.value { throw Failure(.runtime, "terminated while the head was starting") }
-            if (try? await client.jobs()) != nil { return }
-            try? await Task.sleep(nanoseconds: 300_000_000)
-        }
-        throw Failure(.runtime, "Ray's dashboard at \(plan.dashboardURL) did not answer within 120 s\n\(tails([plan.head]))", hint: "a port may be taken or the head failed; see \(plan.jobFolder)/ray-\(plan.head).log")
+        try await waitUntil(
+            "Ray's dashboard at \(plan.dashboardURL)", every: 0.3,
+            failure: Failure(
+                .runtime, "Ray's dashboard at \(plan.dashboardURL) did not answer within \(Int(readyTimeout)) s (--ready-timeout)\n\(tails([plan.head]))",
+                hint: "a port may be taken or the head failed; see \(plan.jobFolder)/ray-\(plan.head).log")
+        ) { (try? await client.jobs()) != nil }
     }
 
     struct NodesAnswer: Decodable {
@@ -305,35 +327,33 @@ public final class Bootstrapper: @unchecked Sendable {
     private func waitForNodes(_ client: RayJobsClient) async throws(Failure) {
         let expected = plan.nodes.count
         let expectedCPUs = plan.cpusPerNode.count == expected ? plan.cpusPerNode.reduce(0, +) : nil
-        let deadline = Date().addingTimeInterval(Double(300))
         var lastReport = ""
         var missing: [String] = plan.nodes
         var alive: [NodesAnswer.Inner.Node] = []
-        while Date() < deadline {
-            try checkSteps()
-            if terminationRequested.value { throw Failure(.runtime, "terminated while the workers were starting") }
-            if let response = try? await client.send(.get, "/api/v0/nodes?limit=1000&detail=false"), response.status == 200,
+        try await waitUntil(
+            "\(expected) Ray nodes", every: 0.25,
+            failure: Failure(
+                .runtime,
+                "only \(alive.count) of \(expected) Ray nodes came up within \(Int(readyTimeout)) s (--ready-timeout)\(missing.isEmpty ? "" : "; missing: \(HostList.compact(missing))")\n\(tails(missing.isEmpty ? plan.workers : missing))",
+                hint: "see the nodes' logs in \(plan.jobFolder)")
+        ) {
+            guard let response = try? await client.send(.get, "/api/v0/nodes?limit=1000&detail=false"), response.status == 200,
                 let answer = try? JSONDecoder().decode(NodesAnswer.self, from: response.body)
-            {
-                alive = answer.data.result.result.filter { $0.state == "ALIVE" }
-                let addresses = Set(alive.map(\.node_ip))
-                missing = plan.nodes.filter { plan.expectedAddresses[$0].map { !addresses.contains($0) } ?? false }
-                let gpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["GPU"] ?? 0) })
-                let cpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["CPU"] ?? 0) })
-                if alive.count == expected, gpus == expected * plan.gpusPerNode, expectedCPUs.map({ $0 == cpus }) ?? true { return }
-                var report = "\(alive.count)/\(expected) nodes up (\(cpus) CPUs, \(gpus) GPUs)"
-                if !missing.isEmpty { report += ", waiting for \(HostList.compact(missing))" }
-                if report != lastReport {
-                    Self.say(report)
-                    lastReport = report
-                }
+            else { return false }
+            alive = answer.data.result.result.filter { $0.state == "ALIVE" }
+            let addresses = Set(alive.map(\.node_ip))
+            missing = plan.nodes.filter { plan.expectedAddresses[$0].map { !addresses.contains($0) } ?? false }
+            let gpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["GPU"] ?? 0) })
+            let cpus = Int(alive.reduce(0.0) { $0 + ($1.resources_total?["CPU"] ?? 0) })
+            if alive.count == expected, gpus == expected * plan.gpusPerNode, expectedCPUs.map({ $0 == cpus }) ?? true { return true }
+            var report = "\(alive.count)/\(expected) nodes up (\(cpus) CPUs, \(gpus) GPUs)"
+            if !missing.isEmpty { report += ", waiting for \(HostList.compact(missing))" }
+            if report != lastReport {
+                Self.say(report)
+                lastReport = report
             }
-            try? await Task.sleep(nanoseconds: 250_000_000)
+            return false
         }
-        let late = missing.isEmpty ? plan.workers : missing
-        throw Failure(
-            .runtime, "only \(alive.count) of \(expected) Ray nodes came up within 300 s\(missing.isEmpty ? "" : "; missing: \(HostList.compact(missing))")\n\(tails(late))",
-            hint: "see the nodes' logs in \(plan.jobFolder)")
     }
 
     /// Saves the Python stack of the job's driver with py-spy (shipped with ray[default]), run by one

@@ -40,6 +40,8 @@ struct Bootstrap: AsyncParsableCommand {
     var stallTimeout: String?
     @Option(help: "Stop the pipeline when it runs longer than this (e.g. 6h).")
     var maxRuntime: String?
+    @Option(help: "How long Ray may take to come up on every node before bootstrap gives up (default 5m).")
+    var readyTimeout = "5m"
     @Option(help: "The pipeline's tensor-parallel size: warns when it exceeds the GPUs per node.")
     var tensorParallelSize: Int?
     @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
@@ -56,6 +58,11 @@ struct Bootstrap: AsyncParsableCommand {
         guard !entrypoint.isEmpty else {
             throw Failure.usage("no pipeline command after '--'", hint: "slurm-distil bootstrap -- python -u pipeline.py")
         }
+        // Options first: a typo must not wait for an allocation to be found out.
+        let stallSeconds = try stallTimeout.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--stall-timeout")) }
+        let maxRuntimeSeconds = try maxRuntime.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--max-runtime")) }
+        let readySeconds = Double(try DurationText.seconds(parsing: readyTimeout, option: "--ready-timeout"))
+        let objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
         let allocation = try Allocation(environment: environment, hostname: ProcessInfo.processInfo.hostName)
         let policy = try address.policy()
         let directory = SystemNodeDirectory(environment: environment)
@@ -87,7 +94,7 @@ struct Bootstrap: AsyncParsableCommand {
         options.headNode = address.headNode
         options.ray = ray
         options.tempRoot = tempRoot
-        options.objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
+        options.objectStoreBytes = objectStoreBytes
         options.drainTimeoutSeconds = drainTimeout
         options.dashboardHost = dashboardHost
         options.metrics = metrics
@@ -123,8 +130,9 @@ struct Bootstrap: AsyncParsableCommand {
         request.workingDir = workingDir
         let bootstrapper = Bootstrapper(plan: plan, request: request, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
         bootstrapper.requireShared = requireShared
-        bootstrapper.stallTimeout = try stallTimeout.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--stall-timeout")) }
-        bootstrapper.maxRuntime = try maxRuntime.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--max-runtime")) }
+        bootstrapper.stallTimeout = stallSeconds
+        bootstrapper.maxRuntime = maxRuntimeSeconds
+        bootstrapper.readyTimeout = readySeconds
         let status = await bootstrapper.run()
         throw ExitCode(status)
     }
