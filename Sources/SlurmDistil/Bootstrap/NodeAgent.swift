@@ -61,14 +61,21 @@ public struct NodeAgent {
                 count = PortProbe.accepts(port, on: host) ? 0 : count + 1
                 return count
             }
-            guard missed == Self.headMissesBeforeStopping, !stopping.value else { return }
-            stopping.value = true
+            guard missed == Self.headMissesBeforeStopping, !Self.testAndSet(stopping) else { return }
             Self.say("\(node): the head's GCS at \(gcs) has not answered for \(Int(Double(missed) * Self.headCheckInterval)) s; stopping this node's Ray")
             ProcessTree.terminate(child.pid, grace: 2)
             stopped.signal()
         }
         timer.resume()
         return timer
+    }
+
+    /// Sets the flag and says whether it was set already: a signal and the head watch may race to stop.
+    static func testAndSet(_ flag: Locked<Bool>) -> Bool {
+        flag.withLock { value in
+            defer { value = true }
+            return value
+        }
     }
 
     static let headCheckInterval = 2.0
@@ -149,8 +156,7 @@ public struct NodeAgent {
         for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                guard !stopping.value else { return }
-                stopping.value = true
+                guard !Self.testAndSet(stopping) else { return }
                 Self.say("\(node): signal \(number): stopping this node's Ray (pid \(child.pid) and its processes)")
                 // Slurm's SIGKILL follows its SIGTERM after KillWait (5 s on the virtual cluster): stop Ray
                 // and remove the private folder within that, here, before the main thread wakes up.

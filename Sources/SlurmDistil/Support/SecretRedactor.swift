@@ -39,23 +39,30 @@ public struct SecretRedactor: Sendable {
     /// Works on bytes: a pipeline's output need not be UTF-8, and must pass through unchanged otherwise.
     public func redact(_ bytes: [UInt8]) -> [UInt8] {
         guard !values.isEmpty, !bytes.isEmpty else { return bytes }
+        // Output runs to gigabytes: copy stretches that cannot start a secret in one go.
+        var starts = [Bool](repeating: false, count: 256)
+        for value in values { starts[Int(value[0])] = true }
         var result: [UInt8] = []
         result.reserveCapacity(bytes.count)
+        var copied = 0
         var index = 0
-        let mask = Array(Self.mask.utf8)
-        outer: while index < bytes.count {
-            for value in values where bytes[index] == value[0] && index + value.count <= bytes.count {
-                if bytes[index..<(index + value.count)].elementsEqual(value) {
-                    result += mask
-                    index += value.count
-                    continue outer
-                }
+        while index < bytes.count {
+            guard starts[Int(bytes[index])],
+                let value = values.first(where: { index + $0.count <= bytes.count && bytes[index..<(index + $0.count)].elementsEqual($0) })
+            else {
+                index += 1
+                continue
             }
-            result.append(bytes[index])
-            index += 1
+            result += bytes[copied..<index]
+            result += Self.maskBytes
+            index += value.count
+            copied = index
         }
+        result += bytes[copied...]
         return result
     }
+
+    static let maskBytes = Array(mask.utf8)
 }
 
 /// Redacts a byte stream that arrives in arbitrary chunks: a secret cut in two by a chunk boundary is
