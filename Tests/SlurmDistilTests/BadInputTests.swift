@@ -74,7 +74,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(arguments: ["bootstrap", "--", "echo"], status: 3, message: "not inside a Slurm allocation"),
         BadInput(arguments: ["bootstrap", "--ready-timeout", "soon", "--", "echo"], message: "--ready-timeout"),
         BadInput(arguments: ["bootstrap", "--object-store-memory", "lots", "--", "echo"], message: "--object-store-memory"),
-        BadInput(arguments: ["bootstrap", "--stall-timeout", "-5", "--", "echo"], message: "--stall-timeout"),
+        BadInput(arguments: ["bootstrap", "--stall-timeout=-5", "--", "echo"], message: "invalid duration '-5' for --stall-timeout"),
         // entrypoints
         BadInput(arguments: ["submit", "--address", BadInput.closedAddress], message: "the entrypoint is empty"),
         BadInput(arguments: ["submit", "--address", BadInput.closedAddress, "--"], message: "the entrypoint is empty"),
