@@ -58,6 +58,18 @@ import TestSupport
         recordFault("Ray not installed where the job looks (`--ray /nonexistent/venv/bin/ray`)", behaviour: "fails at once naming the node and the path", job: job, record: status, since: started)
     }
 
+    @Test func aMissingVenvFailsAtOnceNamingTheNodeAndThePath() throws {
+        let directory = try generate([Self.probe, "nodes"], nodes: 2, extra: ["--venv", "/nonexistent/venv"])
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        let job = try VirtualCluster.waitForEnd(id, timeout: 60)
+        #expect(job.state == "FAILED")
+        #expect(job.exitCode == "3:0")
+        let text = output(directory, id)
+        #expect(text.contains("no venv at /nonexistent/venv on n1 (--venv)"), "\(text)")
+        try expectNothingLeft(id)
+        recordFault("the venv given to gen-sbatch does not exist (`--venv /nonexistent/venv`)", behaviour: "the script stops before bootstrap, naming the node and the path", job: job, record: nil)
+    }
+
     @Test func workerRayKilledMidPipelineFailsTheJobPromptly() throws {
         let directory = try generate([Self.probe, "sleep"], nodes: 2)
         let id = try VirtualCluster.submit("job.sh", in: directory)

@@ -22,6 +22,10 @@
 set -euo pipefail
 
 module load cuda/12.4 gcc/12
+if [ ! -f /shared/envs/ray/bin/activate ]; then
+    echo "slurm-distil: no venv at "/shared/envs/ray" on $(hostname) (--venv): create it on storage every node sees, or fix the path" >&2
+    exit 3
+fi
 source /shared/envs/ray/bin/activate
 export HF_HUB_OFFLINE=1
 if ! printenv HF_TOKEN >/dev/null; then
