@@ -11,6 +11,8 @@ import TestSupport
         let directory = try generate([Self.probe, "sleep"], nodes: 2)
         let id = try VirtualCluster.submit("job.sh", in: directory)
         try waitForOutput(directory, id, "started")
+        let running = try record(directory, id)
+        #expect(running.status == "RUNNING" && running.submissionID != nil, "status.json is there while the job runs")
         let cancelledAt = Date()
         _ = try VirtualCluster.exec("ctl", ["scancel", String(id)])
         let job = try VirtualCluster.waitForEnd(id, timeout: 60)

@@ -30,8 +30,8 @@ public func runProcess(
     defer { try? FileManager.default.removeItem(at: scratch) }
     let paths = ["stdin", "stdout", "stderr"].map { scratch.appending(path: $0) }
     try Data((input ?? "").utf8).write(to: paths[0])
-    FileManager.default.createFile(atPath: paths[1].path, contents: nil)
-    FileManager.default.createFile(atPath: paths[2].path, contents: nil)
+    _ = FileManager.default.createFile(atPath: paths[1].path, contents: nil)
+    _ = FileManager.default.createFile(atPath: paths[2].path, contents: nil)
     let child = try ChildProcess.spawn(
         executable, arguments, environment: environment, directory: directory?.path,
         stdin: .readFile(paths[0].path), stdout: .file(paths[1].path, append: false), stderr: .file(paths[2].path, append: false))

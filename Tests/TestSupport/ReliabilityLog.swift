@@ -31,7 +31,7 @@ public enum ReliabilityLog {
         guard var line = try? encoder.encode(entry) else { return }
         line.append(0x0A)
         lock.withLock {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
             guard let handle = FileHandle(forWritingAtPath: path) else { return }
             defer { try? handle.close() }
             _ = try? handle.seekToEnd()

@@ -153,6 +153,9 @@ public final class Bootstrapper: @unchecked Sendable {
         let id = try await JobSubmitter(client: client).submit(prepared) { Self.say($0) }
         record.submissionID = id
         mark("submitted")
+        // On disk while it runs too: if this process is killed outright, the submission id is not lost.
+        record.status = "RUNNING"
+        writeRecord()
         Self.say("submitted pipeline as Ray job \(id); its output follows (also in \(plan.jobFolder)/pipeline.log)")
         // Closed when this returns, while the stream's thread may still deliver a last chunk: OutputFile
         // drops it instead of trapping as FileHandle does.
@@ -443,8 +446,10 @@ public final class Bootstrapper: @unchecked Sendable {
     private func writeRecord() {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(record) {
-            FileManager.default.createFile(atPath: plan.jobFolder + "/status.json", contents: data)
+        let path = plan.jobFolder + "/status.json"
+        guard let data = try? encoder.encode(record), FileManager.default.createFile(atPath: path, contents: data) else {
+            Self.say("warning: could not write \(path); the job's status is only in this output: \(record.status), exit \(record.exitCode)")
+            return
         }
     }
 
