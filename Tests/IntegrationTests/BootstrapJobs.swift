@@ -43,6 +43,21 @@ extension BootstrapJobs {
         return directory
     }
 
+    /// generate, sbatch, and wait for the batch job to end.
+    func runToEnd(_ pipeline: [String], nodes: Int = 3, time: String = "10", extra: [String] = [], timeout: Double = 300) throws -> (directory: URL, id: Int, job: SlurmJob) {
+        let directory = try generate(pipeline, nodes: nodes, time: time, extra: extra)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        return (directory, id, try VirtualCluster.waitForEnd(id, timeout: timeout))
+    }
+
+    /// generate, sbatch, and wait until the pipeline has printed `marker`.
+    func startRunning(_ pipeline: [String], nodes: Int = 3, extra: [String] = [], until marker: String = "started") throws -> (directory: URL, id: Int) {
+        let directory = try generate(pipeline, nodes: nodes, extra: extra)
+        let id = try VirtualCluster.submit("job.sh", in: directory)
+        try waitForOutput(directory, id, marker)
+        return (directory, id)
+    }
+
     func output(_ directory: URL, _ job: Int) -> String {
         (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/bt-\(job).out"), encoding: .utf8)) ?? ""
     }

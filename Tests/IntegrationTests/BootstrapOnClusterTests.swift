@@ -6,9 +6,7 @@ import TestSupport
 @Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct BootstrapOnClusterTests: BootstrapJobs {
     @Test func threeNodePipelineSeesEveryNodeAndGpu() throws {
         let shared = try temporaryDirectory()
-        let directory = try generate([Self.probe, "nodes"], extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(shared.path)"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id)
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes"], extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(shared.path)"])
         let text = output(directory, id)
         #expect(job.state == "COMPLETED", "\(text)")
         #expect(text.contains("nodes=3 cpus=3 gpus=3"))
@@ -25,9 +23,7 @@ import TestSupport
     }
 
     @Test func pipelineExitCodeBecomesTheSlurmJobsStatus() throws {
-        let directory = try generate([Self.probe, "nodes", "3"], nodes: 2)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id)
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes", "3"], nodes: 2)
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "3:0", "\(output(directory, id))")
         let status = try record(directory, id)
@@ -58,9 +54,7 @@ import TestSupport
         let mount = try VirtualCluster.exec("n2", ["mount", "-t", "tmpfs", "tmpfs", folder.path])
         #expect(mount.status == 0, "\(mount.stderr)")
         defer { _ = try? VirtualCluster.exec("n2", ["umount", folder.path]) }
-        let directory = try generate([Self.probe, "nodes"], nodes: 2, extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(folder.path)"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id)
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes"], nodes: 2, extra: ["--bootstrap-arg=--require-shared", "--bootstrap-arg=\(folder.path)"])
         let text = output(directory, id)
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "2:0")

@@ -8,9 +8,7 @@ import TestSupport
 /// status, the kept output and status.json, and that no Ray or helper process of the job remains.
 @Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct FaultsOnClusterTests: BootstrapJobs {
     @Test func scancelStopsThePipelineKeepsItsOutputAndLeavesNothing() throws {
-        let directory = try generate([Self.probe, "sleep"], nodes: 2)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        try waitForOutput(directory, id, "started")
+        let (directory, id) = try startRunning([Self.probe, "sleep"], nodes: 2)
         let running = try record(directory, id)
         #expect(running.status == "RUNNING" && running.submissionID != nil, "status.json is there while the job runs")
         let cancelledAt = Date()
@@ -27,9 +25,7 @@ import TestSupport
 
     @Test func timeLimitSignalStopsThePipelineCleanly() throws {
         // 1 minute limit, asked to stop 40 s before it.
-        let directory = try generate([Self.probe, "sleep"], nodes: 2, time: "1", extra: ["--signal-lead", "40"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id, timeout: 120)
+        let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 2, time: "1", extra: ["--signal-lead", "40"], timeout: 120)
         let status = try record(directory, id)
         let text = output(directory, id)
         #expect(status.status.hasPrefix("TERMINATED"), "\(text)")
@@ -61,9 +57,7 @@ import TestSupport
     }
 
     @Test func aMissingVenvFailsAtOnceNamingTheNodeAndThePath() throws {
-        let directory = try generate([Self.probe, "nodes"], nodes: 2, extra: ["--venv", "/nonexistent/venv"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id, timeout: 60)
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes"], nodes: 2, extra: ["--venv", "/nonexistent/venv"], timeout: 60)
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "3:0")
         let text = output(directory, id)
@@ -73,9 +67,7 @@ import TestSupport
     }
 
     @Test func workerRayKilledMidPipelineFailsTheJobPromptly() throws {
-        let directory = try generate([Self.probe, "sleep"], nodes: 2)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        try waitForOutput(directory, id, "started")
+        let (directory, id) = try startRunning([Self.probe, "sleep"], nodes: 2)
         let victim = try #require(try processOfJob(id, on: "n2", matching: "raylet/raylet"), "no raylet of job \(id) on n2")
         let killedAt = Date()
         _ = try runProcess("/bin/kill", ["-KILL", String(victim)])
@@ -90,9 +82,7 @@ import TestSupport
     }
 
     @Test func headRayKilledMidPipelineIsNoticedAndReported() throws {
-        let directory = try generate([Self.probe, "sleep"], nodes: 2)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        try waitForOutput(directory, id, "started")
+        let (directory, id) = try startRunning([Self.probe, "sleep"], nodes: 2)
         let victim = try #require(try processOfJob(id, on: "n1", matching: "gcs_server"), "no GCS of job \(id) on n1")
         let killedAt = Date()
         _ = try runProcess("/bin/kill", ["-KILL", String(victim)])
@@ -138,9 +128,7 @@ import TestSupport
     }
 
     @Test func pipelineCrashIsReportedWithItsTraceback() throws {
-        let directory = try generate([Self.probe, "crash"], nodes: 1)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id)
+        let (directory, id, job) = try runToEnd([Self.probe, "crash"], nodes: 1)
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "1:0")
         let status = try record(directory, id)
@@ -245,9 +233,7 @@ import TestSupport
     }
 
     @Test func stalledPipelineIsStoppedWithItsStackSaved() throws {
-        let directory = try generate([Self.probe, "sleep"], nodes: 2, extra: ["--bootstrap-arg=--stall-timeout", "--bootstrap-arg=8s"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id, timeout: 180)
+        let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 2, extra: ["--bootstrap-arg=--stall-timeout", "--bootstrap-arg=8s"], timeout: 180)
         #expect(job.exitCode == "8:0", "\(output(directory, id))")
         let status = try record(directory, id)
         #expect(status.status == "STALLED")
@@ -258,9 +244,7 @@ import TestSupport
     }
 
     @Test func maxRuntimeStopsTheJob() throws {
-        let directory = try generate([Self.probe, "sleep"], nodes: 1, extra: ["--bootstrap-arg=--max-runtime", "--bootstrap-arg=5s"])
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id, timeout: 180)
+        let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 1, extra: ["--bootstrap-arg=--max-runtime", "--bootstrap-arg=5s"], timeout: 180)
         #expect(job.exitCode == "9:0", "\(output(directory, id))")
         let status = try record(directory, id)
         #expect(status.status == "MAX_RUNTIME")

@@ -5,9 +5,7 @@ import TestSupport
 /// Per-job token auth, private files, what listens where, and secrets kept out of scripts and logs.
 @Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct SecurityOnClusterTests: BootstrapJobs {
     @Test func requestsWithoutOrWithAWrongTokenAreRefused() throws {
-        let directory = try generate([Self.probe, "auth"], nodes: 1)
-        let id = try VirtualCluster.submit("job.sh", in: directory)
-        let job = try VirtualCluster.waitForEnd(id)
+        let (directory, id, job) = try runToEnd([Self.probe, "auth"], nodes: 1)
         let text = output(directory, id)
         #expect(job.state == "COMPLETED")
         #expect(text.contains("unauthenticated status 401"), "\(text)")
