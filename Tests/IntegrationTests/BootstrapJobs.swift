@@ -30,22 +30,25 @@ struct BootstrapRecord: Decodable {
 extension BootstrapJobs {
     static var probe: String { PackagePaths.fixtures.appending(path: "pipelines/probe.py").path }
 
-    /// Writes job.sh for a Ray pipeline over `nodes` nodes with one GPU each; returns the folder.
-    func generate(_ pipeline: [String], nodes: Int = 3, time: String = "10", extra: [String] = []) throws -> URL {
+    /// Writes job.sh for a Ray pipeline over `nodes` nodes with `gpusPerNode` GPUs each (nil: the job
+    /// asks for GPUs some other way, in `extra`, or not at all); returns the folder.
+    func generate(_ pipeline: [String], nodes: Int = 3, gpusPerNode: Int? = 1, time: String = "10", extra: [String] = []) throws -> URL {
         let directory = try temporaryDirectory()
-        let result = try runProcess(
-            PackagePaths.binary,
-            ["gen-sbatch", "--no-profile", "-N", String(nodes), "--gpus-per-node", "1", "--time", time, "-J", "bt",
-             "--venv", PackagePaths.root.appending(path: ".venv-ray").path,
-             "--bootstrap-arg=--object-store-memory", "--bootstrap-arg=80M", "-o", "job.sh"] + extra + ["--", "python", "-u"] + pipeline,
-            directory: directory)
+        var arguments = [
+            "gen-sbatch", "--no-profile", "-N", String(nodes), "--time", time, "-J", "bt", "--venv", PackagePaths.root.appending(path: ".venv-ray").path,
+            "--bootstrap-arg=--object-store-memory", "--bootstrap-arg=80M", "-o", "job.sh",
+        ]
+        if let gpusPerNode { arguments += ["--gpus-per-node", String(gpusPerNode)] }
+        let result = try runProcess(PackagePaths.binary, arguments + extra + ["--", "python", "-u"] + pipeline, directory: directory)
         guard result.status == 0 else { throw TestFailure("gen-sbatch: \(result.stderr)") }
         return directory
     }
 
     /// generate, sbatch, and wait for the batch job to end.
-    func runToEnd(_ pipeline: [String], nodes: Int = 3, time: String = "10", extra: [String] = [], timeout: Double = 300) throws -> (directory: URL, id: Int, job: SlurmJob) {
-        let directory = try generate(pipeline, nodes: nodes, time: time, extra: extra)
+    func runToEnd(
+        _ pipeline: [String], nodes: Int = 3, gpusPerNode: Int? = 1, time: String = "10", extra: [String] = [], timeout: Double = 300
+    ) throws -> (directory: URL, id: Int, job: SlurmJob) {
+        let directory = try generate(pipeline, nodes: nodes, gpusPerNode: gpusPerNode, time: time, extra: extra)
         let id = try VirtualCluster.submit("job.sh", in: directory)
         return (directory, id, try VirtualCluster.waitForEnd(id, timeout: timeout))
     }

@@ -33,6 +33,16 @@ import TestSupport
         recordFault("the pipeline exits with status 3", behaviour: "its exit status becomes the batch job's", job: job, record: status)
     }
 
+    /// `--gpus=N` for the whole job: srun steps that inherit it are refused ("Invalid generic resource
+    /// specification"), so bootstrap's steps ask for their nodes' GPUs themselves.
+    @Test func aJobAskingForGpusWithGpusRuns() throws {
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes"], nodes: 2, gpusPerNode: nil, extra: ["--sbatch-arg=--gpus=2"])
+        let text = output(directory, id)
+        #expect(job.state == "COMPLETED", "\(text)")
+        #expect(text.contains("nodes=2 cpus=2 gpus=2"), "\(text)")
+        try expectNothingLeft(id)
+    }
+
     @Test func twoJobsShareTheSameNodes() throws {
         let first = try generate([Self.probe, "nodes"])
         let second = try generate([Self.probe, "nodes"])

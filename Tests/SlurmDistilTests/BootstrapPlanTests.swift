@@ -45,6 +45,19 @@ import TestSupport
         #expect(!plan.description.contains("0.0.0.0"))
     }
 
+    @Test func stepsAskForTheirNodesGpusThemselves() throws {
+        #expect(allocation.gpusPerNode == 1)
+        let withGPUs = try plan()
+        #expect(withGPUs.headStep.contains("--gpus-per-node=\(allocation.gpusPerNode)"))
+        #expect(try #require(withGPUs.workerStep).contains("--gpus-per-node=\(allocation.gpusPerNode)"))
+        var cpuOnly = allocation
+        cpuOnly.gpusPerNode = 0
+        let plain = try BootstrapPlan.make(allocation: cpuOnly, options: BootstrapOptions(launcher: "sd", jobFolder: "/j"), headAddress: "10.0.0.1", ports: RayPorts(base: 20_000))
+        #expect(!plain.headStep.contains { $0.hasPrefix("--gpus") })
+        let environment = BootstrapPlan.stepEnvironment(["SLURM_GPUS": "2", "SLURM_GPUS_ON_NODE": "1", "SLURM_JOB_ID": "7"])
+        #expect(environment == ["SLURM_GPUS_ON_NODE": "1", "SLURM_JOB_ID": "7"])
+    }
+
     @Test func singleNodeHasNoWorkerStepAndIPv6IsBracketed() throws {
         var single = allocation
         single.nodes = ["n1"]

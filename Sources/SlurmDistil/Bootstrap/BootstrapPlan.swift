@@ -132,7 +132,10 @@ public struct BootstrapPlan: Sendable, Equatable {
         if options.metrics { nodeArguments += ["--metrics"] }
         nodeArguments += ["--num-gpus", String(allocation.gpusPerNode)]
         // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
-        let common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(options.jobFolder)/ray-%N.log"]
+        var common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(options.jobFolder)/ray-%N.log"]
+        // Each step asks for its nodes' GPUs itself: where devices are constrained, a step without them
+        // cannot open a GPU, and a job's `--gpus=N` (inherited as SLURM_GPUS) does not fit a smaller step.
+        if allocation.gpusPerNode > 0 { common.append("--gpus-per-node=\(allocation.gpusPerNode)") }
         let headStep = common + ["--nodes=1", "--ntasks=1", "--nodelist=\(head)", options.launcher, "_node", "--role", "head", "--dashboard-host", dashboardHost] + nodeArguments
         var workerStep: [String]?
         if !workers.isEmpty {
@@ -172,6 +175,13 @@ public struct BootstrapPlan: Sendable, Equatable {
         command += ["--num-gpus=\(gpus)"]
         if let objectStoreBytes { command += ["--object-store-memory=\(objectStoreBytes)"] }
         return command
+    }
+
+    /// The environment bootstrap's srun steps start from: the job's own, less what srun would read as
+    /// the step's request. `--gpus=N` for the job sets SLURM_GPUS, and a step of fewer nodes that inherits
+    /// it is refused with "Invalid generic resource (gres) specification".
+    public static func stepEnvironment(_ environment: [String: String]) -> [String: String] {
+        environment.filter { !["SLURM_GPUS", "SLURM_GPUS_PER_TASK", "SLURM_GPUS_PER_SOCKET"].contains($0.key) }
     }
 
     /// The environment `ray start` gets on every node, besides the token.

@@ -113,7 +113,7 @@ public final class Bootstrapper: @unchecked Sendable {
         guard FileManager.default.createFile(atPath: plan.tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw Failure(.runtime, "cannot write the token file \(plan.tokenPath)", hint: "check that the job folder is writable")
         }
-        var stepEnvironment = environment
+        var stepEnvironment = BootstrapPlan.stepEnvironment(environment)
         stepEnvironment["RAY_AUTH_MODE"] = "token"
         stepEnvironment["RAY_AUTH_TOKEN"] = token
         let client = RayJobsClient(address: plan.dashboardURL, token: RayToken(value: token, source: plan.tokenPath))
@@ -370,7 +370,7 @@ public final class Bootstrapper: @unchecked Sendable {
         let script = #"if hostname -I | tr ' ' '\n' | grep -qx "$0"; then echo "== $SLURMD_NODENAME pid $1"; py-spy dump --pid "$1" 2>&1; fi"#
         if let step = try? ChildProcess.spawn(
             "srun", ["--overlap", "--ntasks-per-node=1", "--nodes=\(plan.nodes.count)", "--ntasks=\(plan.nodes.count)", "sh", "-c", script, ip, pid],
-            environment: environment, stdout: .file(path, append: false), stderr: .file(path, append: true))
+            environment: BootstrapPlan.stepEnvironment(environment), stdout: .file(path, append: false), stderr: .file(path, append: true))
         {
             _ = step.wait()
             Self.say("saved the stalled driver's stack (pid \(pid) at \(ip)) to \(path)")
