@@ -108,9 +108,9 @@ extension BootstrapJobs {
         }.flatMap { Int32($0) }
     }
 
-    func recordFault(_ scenario: String, behaviour: String, job: SlurmJob, record: BootstrapRecord?, since fault: Date? = nil, category: String = "fault") {
+    func recordFault(_ scenario: String, behaviour: String, job: SlurmJob, record: BootstrapRecord?, since fault: Date? = nil) {
         ReliabilityLog.record(.init(
-            category: category, scenario: scenario, behaviour: behaviour,
+            category: "fault", scenario: scenario, behaviour: behaviour,
             exitCode: "\(record.map { String($0.exitCode) } ?? "-") (Slurm \(job.state) \(job.exitCode))",
             detectSeconds: fault.flatMap { record?.finished(since: $0) }, cleanupSeconds: record?.teardownSeconds))
     }
