@@ -4,7 +4,7 @@ import TestSupport
 
 /// The examples end to end through the whole tool: gen-sbatch -> sbatch -> bootstrap -> Ray Jobs API
 /// -> result on shared storage, checked here and by the pipelines themselves.
-@Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct ExamplesOnClusterTests {
+@Suite(.serialized, .enabled(if: VirtualCluster.isUp)) struct ExamplesOnClusterTests: BootstrapJobs {
     let venv = PackagePaths.root.appending(path: ".venv-ray").path
 
     func run(_ name: String, _ pipeline: [String], in directory: URL) throws -> (SlurmJob, String) {
@@ -18,12 +18,7 @@ import TestSupport
         let id = try VirtualCluster.submit("job.sh", in: directory)
         let job = try VirtualCluster.waitForEnd(id, timeout: 600)
         let output = (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/\(name)-\(id).out"), encoding: .utf8)) ?? ""
-        var left = try VirtualCluster.rayProcessesOnNodes()
-        for _ in 0..<20 where !left.isEmpty {
-            Thread.sleep(forTimeInterval: 0.5)
-            left = try VirtualCluster.rayProcessesOnNodes()
-        }
-        #expect(left == [], "no Ray process remains after job \(id)")
+        try expectNothingLeft(id)
         return (job, output)
     }
 

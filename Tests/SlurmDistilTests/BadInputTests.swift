@@ -107,7 +107,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             try FileManager.default.createDirectory(at: folder.appending(path: "wd"), withIntermediateDirectories: true)
             // Sparse: the size check must come before anything reads 101 MiB.
             let path = folder.appending(path: "wd/blob").path
-            FileManager.default.createFile(atPath: path, contents: nil)
+            #expect(FileManager.default.createFile(atPath: path, contents: nil))
             #expect(truncate(path, 101 << 20) == 0)
         },
         // addresses
@@ -162,7 +162,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         let folder = try temporaryDirectory()
         try FileManager.default.createDirectory(at: folder.appending(path: "wd"), withIntermediateDirectories: true)
         let secret = folder.appending(path: "wd/private.txt").path
-        FileManager.default.createFile(atPath: secret, contents: Data("x".utf8), attributes: [.posixPermissions: 0])
+        #expect(FileManager.default.createFile(atPath: secret, contents: Data("x".utf8), attributes: [.posixPermissions: 0]))
         for path in [folder.path, folder.appending(path: "wd").path] { chmod(path, 0o755) }
         let result = try runProcess(
             "/usr/sbin/runuser", ["-u", "nobody", "--", PackagePaths.binary, "submit", "--address", BadInput.closedAddress, "--working-dir", "wd", "--", "echo"],

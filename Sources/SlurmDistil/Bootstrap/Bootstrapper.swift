@@ -162,8 +162,7 @@ public final class Bootstrapper: @unchecked Sendable {
         let log = OutputFile.create(atPath: plan.jobFolder + "/pipeline.log", permissions: 0o644)
         defer { log?.close() }
         // The batch output and pipeline.log outlive the job and are often group-readable.
-        let secrets = request.runtimeEnv.secrets.union(SecretRedactor.secrets(in: environment)).union([client.token?.value].compactMap { $0 })
-        let redacting = RedactingStream(SecretRedactor(secrets))
+        let redacting = RedactingStream(SecretRedactor(environment: environment, runtimeEnvSecrets: request.runtimeEnv.secrets, token: client.token))
         defer {
             let rest = redacting.finish()
             OutputFile.standardOutput.write(rest)

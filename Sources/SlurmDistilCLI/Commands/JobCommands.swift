@@ -16,7 +16,7 @@ struct ClusterOptions: ParsableArguments {
 
     /// What the job's output must not show: secret-looking variables of this environment, the token.
     func redactor(for client: RayJobsClient, also more: Set<String> = []) -> SecretRedactor {
-        SecretRedactor(more.union(SecretRedactor.secrets(in: ProcessInfo.processInfo.environment)).union([client.token?.value].compactMap { $0 }))
+        SecretRedactor(environment: ProcessInfo.processInfo.environment, runtimeEnvSecrets: more, token: client.token)
     }
 
     func client() throws(Failure) -> RayJobsClient {
