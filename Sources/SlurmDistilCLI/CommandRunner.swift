@@ -26,7 +26,7 @@ public enum CommandRunner {
             return 0
         } catch let failure as Failure {
             report(failure)
-            return failure.kind.exitCode
+            return failure.kind.code
         } catch let exit as ExitCode {
             return exit.rawValue
         } catch {
@@ -37,7 +37,7 @@ public enum CommandRunner {
                 return 0
             }
             StandardError.write("slurm-distil: error: " + message.replacingOccurrences(of: "Error: ", with: "") + "\n")
-            return FailureKind.usage.exitCode
+            return ExitKind.usage.code
         }
     }
 

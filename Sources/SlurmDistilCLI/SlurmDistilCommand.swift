@@ -10,9 +10,7 @@ public struct SlurmDistilCommand: AsyncParsableCommand {
               slurm-distil gen-sbatch --nodes 2 --gpus-per-node 1 --time 0:30:00 -- python -u pipeline.py > job.sh
               sbatch job.sh
 
-            Exit codes:
-              0  success
-            \(FailureKind.allCases.sorted { $0.exitCode < $1.exitCode }.map { "  \($0.exitCode)  \($0.summary)" }.joined(separator: "\n"))
+            \(ExitKind.helpText(for: [.jobFollowers, .interactiveFollowers, .bootstrap]))
             """,
         version: SlurmDistilVersion.current,
         subcommands: [GenSbatch.self, Bootstrap.self, Templates.self, Hosts.self, Submit.self, Status.self, Logs.self, Stop.self, List.self, Delete.self, NodeCommand.self]

@@ -1,31 +1,10 @@
 import Foundation
+import SlurmDistil
 import Testing
 import TestSupport
 
 /// gen-sbatch -> sbatch -> bootstrap jobs on the virtual cluster, as the cluster suites run them.
 protocol BootstrapJobs {}
-
-/// status.json as bootstrap writes it.
-struct BootstrapRecord: Decodable {
-    var status: String
-    var exitCode: Int32
-    var submissionID: String?
-    var startedAt: Double
-    var rayPorts: String
-    var seconds: [String: Double]
-
-    /// Seconds from `moment` to when bootstrap had reported the outcome.
-    func finished(since moment: Date) -> Double? {
-        seconds["finished"].map { startedAt + $0 - moment.timeIntervalSince1970 }
-    }
-
-    var teardownSeconds: Double? {
-        guard let finished = seconds["finished"], let tornDown = seconds["tornDown"] else { return nil }
-        return tornDown - finished
-    }
-
-    var portBase: Int { Int(rayPorts.split(separator: "-").first ?? "") ?? 0 }
-}
 
 extension BootstrapJobs {
     static var probe: String { PackagePaths.fixtures.appending(path: "pipelines/probe.py").path }
@@ -69,8 +48,8 @@ extension BootstrapJobs {
         (try? String(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/\(name)"), encoding: .utf8)) ?? ""
     }
 
-    func record(_ directory: URL, _ job: Int) throws -> BootstrapRecord {
-        try JSONDecoder().decode(BootstrapRecord.self, from: Data(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/status.json")))
+    func record(_ directory: URL, _ job: Int) throws -> BootstrapStatus {
+        try JSONDecoder().decode(BootstrapStatus.self, from: Data(contentsOf: directory.appending(path: "slurm-distil-logs/\(job)/status.json")))
     }
 
     /// No Ray or agent process of any job on any node, no private folder of this job; returns how long
@@ -108,10 +87,10 @@ extension BootstrapJobs {
         }.flatMap { Int32($0) }
     }
 
-    func recordFault(_ scenario: String, behaviour: String, job: SlurmJob, record: BootstrapRecord?, since fault: Date? = nil) {
+    func recordFault(_ scenario: String, behaviour: String, job: SlurmJob, record: BootstrapStatus?, since fault: Date? = nil) {
         ReliabilityLog.record(.init(
             category: "fault", scenario: scenario, behaviour: behaviour,
-            exitCode: "\(record.map { String($0.exitCode) } ?? "-") (Slurm \(job.state) \(job.exitCode))",
-            detectSeconds: fault.flatMap { record?.finished(since: $0) }, cleanupSeconds: record?.teardownSeconds))
+            exitCode: "\(record.map { ExitKind.describe($0.exitCode) } ?? "-") (Slurm \(job.state) \(job.exitCode))",
+            detectSeconds: fault.flatMap { record?.finished(since: $0.timeIntervalSince1970) }, cleanupSeconds: record?.teardownSeconds))
     }
 }

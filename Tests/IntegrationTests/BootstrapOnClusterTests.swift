@@ -1,4 +1,5 @@
 import Foundation
+import SlurmDistil
 import Testing
 import TestSupport
 
@@ -13,9 +14,9 @@ import TestSupport
         #expect(text.contains("hosts=n1,n2,n3"))
         #expect(text.contains("\(shared.path) is shared by all 3 nodes"))
         let status = try record(directory, id)
-        #expect(status.status == "SUCCEEDED")
+        #expect(status.status == .succeeded)
         #expect(status.exitCode == 0)
-        #expect(status.seconds["rayReady"] != nil && status.seconds["submitted"] != nil)
+        #expect(status.seconds[.rayReady] != nil && status.seconds[.submitted] != nil)
         #expect(jobFile(directory, id, "pipeline.log").contains("hosts=n1,n2,n3"))
         let token = try FileManager.default.attributesOfItem(atPath: directory.appending(path: "slurm-distil-logs/\(id)/token").path)
         #expect((token[.posixPermissions] as? Int) == 0o600)
@@ -27,7 +28,7 @@ import TestSupport
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "3:0", "\(output(directory, id))")
         let status = try record(directory, id)
-        #expect(status.status == "FAILED")
+        #expect(status.status == .failed)
         #expect(output(directory, id).contains("hosts=n1,n2"))
         try expectNothingLeft(id)
         recordFault("the pipeline exits with status 3", behaviour: "its exit status becomes the batch job's", job: job, record: status)

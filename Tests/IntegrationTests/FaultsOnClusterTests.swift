@@ -10,13 +10,13 @@ import TestSupport
     @Test func scancelStopsThePipelineKeepsItsOutputAndLeavesNothing() throws {
         let (directory, id) = try startRunning([Self.probe, "sleep"], nodes: 2)
         let running = try record(directory, id)
-        #expect(running.status == "RUNNING" && running.submissionID != nil, "status.json is there while the job runs")
+        #expect(running.status == .running && running.submissionID != nil, "status.json is there while the job runs")
         let cancelledAt = Date()
         _ = try VirtualCluster.exec("ctl", ["scancel", String(id)])
         let job = try VirtualCluster.waitForEnd(id, timeout: 60)
         #expect(job.state == "CANCELLED")
         let status = try record(directory, id)
-        #expect(status.status.hasPrefix("TERMINATED"), "\(status)")
+        #expect(status.status == .terminated, "\(status)")
         #expect(status.exitCode == 143)
         #expect(jobFile(directory, id, "pipeline.log").contains("started"))
         try expectNothingLeft(id)
@@ -28,7 +28,7 @@ import TestSupport
         let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 2, time: "1", extra: ["--signal-lead", "40"], timeout: 120)
         let status = try record(directory, id)
         let text = output(directory, id)
-        #expect(status.status.hasPrefix("TERMINATED"), "\(text)")
+        #expect(status.status == .terminated, "\(text)")
         #expect(status.exitCode == 143)
         #expect(job.state == "FAILED", "bootstrap ended the job itself, before the limit")
         #expect(job.exitCode == "143:0", "\(text)")
@@ -51,7 +51,7 @@ import TestSupport
         #expect(text.contains("the head step (n1) exited"), "\(text)")
         #expect(text.contains("n1: cannot start /nonexistent/venv/bin/ray: No such file or directory"), "\(text)")
         let status = try record(directory, id)
-        #expect(status.status == "BOOTSTRAP_FAILED")
+        #expect(status.status == .bootstrapFailed)
         try expectNothingLeft(id)
         recordFault("Ray not installed where the job looks (`--ray /nonexistent/venv/bin/ray`)", behaviour: "fails at once naming the node and the path", job: job, record: status, since: started)
     }
@@ -76,7 +76,7 @@ import TestSupport
         #expect(job.state == "FAILED")
         #expect(output(directory, id).contains("workers step (n2) exited"), "\(output(directory, id))")
         let status = try record(directory, id)
-        #expect(status.status == "BOOTSTRAP_FAILED")
+        #expect(status.status == .bootstrapFailed)
         try expectNothingLeft(id)
         recordFault("a worker's raylet killed (SIGKILL) mid-pipeline", behaviour: "the worker step ends; bootstrap reports the node, stops the pipeline, tears down", job: job, record: status, since: killedAt)
     }
@@ -92,7 +92,7 @@ import TestSupport
         #expect(job.state == "FAILED", "\(text)")
         #expect(text.contains("head step (n1) exited"), "\(text)")
         let status = try record(directory, id)
-        #expect(status.status == "BOOTSTRAP_FAILED")
+        #expect(status.status == .bootstrapFailed)
         try expectNothingLeft(id)
         recordFault("the head's GCS killed (SIGKILL) mid-pipeline", behaviour: "the head step ends; bootstrap reports it, tears down the workers", job: job, record: status, since: killedAt)
     }
@@ -114,7 +114,7 @@ import TestSupport
         let lastTick = text.split(separator: "\n").last { $0.hasPrefix("tick ") } ?? ""
         #expect(lastTick.hasSuffix("hosts=n1,n2"), "n2 kept working: \(lastTick)")
         let status = try record(directory, id)
-        #expect(status.status == "SUCCEEDED", "\(text)")
+        #expect(status.status == .succeeded, "\(text)")
         let started = try VirtualCluster.run(["slurmd", "n2", "start"])
         restarted = true
         #expect(started.status == 0, "\(started.stderr)")
@@ -123,7 +123,7 @@ import TestSupport
         ReliabilityLog.record(.init(
             category: "fault", scenario: "a worker's slurmd killed (SIGKILL) mid-pipeline",
             behaviour: "steps go on without slurmd, so the pipeline completes; srun's stop request cannot reach n2, whose agent stops its Ray once the head is gone (10 s); nothing left \(Int(cleanup.rounded())) s after bootstrap ended",
-            exitCode: "\(status.exitCode) (Slurm \(job.state) \(job.exitCode))", detectSeconds: nil,
+            exitCode: "\(ExitKind.describe(status.exitCode)) (Slurm \(job.state) \(job.exitCode))", detectSeconds: nil,
             cleanupSeconds: (status.teardownSeconds ?? 0) + cleanup))
     }
 
@@ -132,7 +132,7 @@ import TestSupport
         #expect(job.state == "FAILED")
         #expect(job.exitCode == "1:0")
         let status = try record(directory, id)
-        #expect(status.status == "FAILED")
+        #expect(status.status == .failed)
         #expect(jobFile(directory, id, "pipeline.log").contains("RuntimeError: the pipeline broke"))
         try expectNothingLeft(id)
         recordFault("the pipeline raises an exception", behaviour: "traceback in the output and pipeline.log; exit status 1", job: job, record: status)
@@ -228,7 +228,7 @@ import TestSupport
         try expectNothingLeft(id)
         recordFault(
             "the dashboard frozen (SIGSTOP) for 20 s while Ray starts, the CPUs saturated (4 busy loops on 2 cores)",
-            behaviour: "bootstrap keeps waiting and says so every 10 s (Ray ready after \(Int(status.seconds["rayReady"] ?? 0)) s); the pipeline succeeds",
+            behaviour: "bootstrap keeps waiting and says so every 10 s (Ray ready after \(Int(status.seconds[.rayReady] ?? 0)) s); the pipeline succeeds",
             job: job, record: status)
     }
 
@@ -236,7 +236,7 @@ import TestSupport
         let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 2, extra: ["--bootstrap-arg=--stall-timeout", "--bootstrap-arg=8s"], timeout: 180)
         #expect(job.exitCode == "8:0", "\(output(directory, id))")
         let status = try record(directory, id)
-        #expect(status.status == "STALLED")
+        #expect(status.status == .stalled)
         let stack = jobFile(directory, id, "stall-stack.txt")
         #expect(stack.contains("probe.py"), "py-spy's dump of the driver: \(stack.prefix(2000))")
         try expectNothingLeft(id)
@@ -247,7 +247,7 @@ import TestSupport
         let (directory, id, job) = try runToEnd([Self.probe, "sleep"], nodes: 1, extra: ["--bootstrap-arg=--max-runtime", "--bootstrap-arg=5s"], timeout: 180)
         #expect(job.exitCode == "9:0", "\(output(directory, id))")
         let status = try record(directory, id)
-        #expect(status.status == "MAX_RUNTIME")
+        #expect(status.status == .maxRuntime)
         #expect(output(directory, id).contains("--max-runtime"))
         try expectNothingLeft(id)
         recordFault("the pipeline runs longer than `--max-runtime 5s`", behaviour: "pipeline stopped, output kept", job: job, record: status)

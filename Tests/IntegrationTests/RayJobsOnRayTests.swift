@@ -105,7 +105,7 @@ import TestSupport
         let stop = try cli(["stop", id], head: head)
         #expect(stop.status == 0 && stop.stdout.contains("stopping job \(id)"))
         let followed = try cli(["logs", id, "--follow"], head: head)
-        #expect(followed.status == JobExit.stopped, "\(followed.stderr)")
+        #expect(followed.status == ExitKind.jobStopped.code, "\(followed.stderr)")
         #expect(try cli(["status", id], head: head).stdout.contains("STOPPED"))
         let listed = try cli(["list", "--json"], head: head)
         #expect(listed.stdout.contains(id))

@@ -34,9 +34,9 @@ import TestSupport
         let plan = try plan()
         #expect(plan.head == "n1")
         #expect(plan.workers == ["n2", "n3"])
-        #expect(plan.headStep.prefix(2) == ["srun", "--overlap"])
-        #expect(plan.headStep.contains("--nodelist=n1"))
-        let workers = try #require(plan.workerStep)
+        #expect(plan.headStep.arguments.prefix(2) == ["srun", "--overlap"])
+        #expect(plan.headStep.arguments.contains("--nodelist=n1"))
+        let workers = try #require(plan.workerStep).arguments
         #expect(workers.contains("--overlap") && workers.contains("--nodes=2") && workers.contains("--ntasks=2") && workers.contains("--exclude=n1"))
         #expect(workers.contains("--head-address") && workers.contains("10.0.0.1:\(plan.ports.gcs)"))
         #expect(plan.dashboardURL == "http://10.0.0.1:\(plan.ports.dashboard)")
@@ -48,12 +48,12 @@ import TestSupport
     @Test func stepsAskForTheirNodesGpusThemselves() throws {
         #expect(allocation.gpusPerNode == 1)
         let withGPUs = try plan()
-        #expect(withGPUs.headStep.contains("--gpus-per-node=\(allocation.gpusPerNode)"))
-        #expect(try #require(withGPUs.workerStep).contains("--gpus-per-node=\(allocation.gpusPerNode)"))
+        #expect(withGPUs.headStep.arguments.contains("--gpus-per-node=\(allocation.gpusPerNode)"))
+        #expect(try #require(withGPUs.workerStep).arguments.contains("--gpus-per-node=\(allocation.gpusPerNode)"))
         var cpuOnly = allocation
         cpuOnly.gpusPerNode = 0
         let plain = try BootstrapPlan.make(allocation: cpuOnly, options: BootstrapOptions(launcher: "sd", jobFolder: "/j"), headAddress: "10.0.0.1", ports: RayPorts(base: 20_000))
-        #expect(!plain.headStep.contains { $0.hasPrefix("--gpus") })
+        #expect(!plain.headStep.arguments.contains { $0.hasPrefix("--gpus") })
         let environment = BootstrapPlan.stepEnvironment(["SLURM_GPUS": "2", "SLURM_GPUS_ON_NODE": "1", "SLURM_JOB_ID": "7"])
         #expect(environment == ["SLURM_GPUS_ON_NODE": "1", "SLURM_JOB_ID": "7"])
     }
@@ -94,8 +94,8 @@ import TestSupport
         #expect(environment["RAY_enable_metrics_collection"] == "0")
         #expect(environment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] == "5")
         #expect(BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: true)["RAY_enable_metrics_collection"] == nil)
-        #expect(try plan { $0.metrics = true }.headStep.contains("--metrics"))
-        #expect(try !plan().headStep.contains("--metrics"))
+        #expect(try plan { $0.metrics = true }.headStep.arguments.contains("--metrics"))
+        #expect(try !plan().headStep.arguments.contains("--metrics"))
     }
 
     @Test func longTempRootsAreRefused() {
@@ -164,5 +164,80 @@ import TestSupport
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stderr.contains("tensor-parallel size 4 exceeds the 2 GPUs per node"))
         #expect(plan.stdout.contains("2 GPUs"))
+    }
+}
+
+@Suite struct BootstrapPlannerTests {
+    let allocation = try! Allocation(
+        environment: ["SLURM_JOB_ID": "4711", "SLURM_JOB_NODELIST": "n[1-3]", "SLURM_JOB_NUM_NODES": "3", "SLURM_JOB_CPUS_PER_NODE": "4(x3)",
+            "SLURM_GPUS_ON_NODE": "1", "SLURMD_NODENAME": "n1", "SLURM_SUBMIT_DIR": "/home/u/run"])
+    let directory = FakeNodeDirectory(records: nil, dns: ["n1": ["10.0.0.1"], "n2": ["10.0.0.2"], "n3": ["10.0.0.3"]])
+
+    struct HeldPorts: PortAvailability {
+        var held: Set<Int>
+        func isFree(_ port: Int, on address: String) -> Bool { !held.contains(port) }
+    }
+
+    func setup(held: Set<Int> = [], options configure: (inout BootstrapOptions) -> Void = { _ in }, request: JobRequest = JobRequest(entrypoint: ["python", "p.py"]))
+        throws -> BootstrapSetup
+    {
+        var options = BootstrapOptions(launcher: "/opt/sd")
+        configure(&options)
+        return try BootstrapPlanner(directory: directory, ports: HeldPorts(held: held))
+            .plan(allocation: allocation, options: options, request: request, currentDirectory: "/work")
+    }
+
+    @Test func thePlannerDecidesRolesAddressesFolderAndPorts() throws {
+        let setup = try setup()
+        #expect(setup.plan.head == "n1" && setup.plan.headAddress == "10.0.0.1")
+        #expect(setup.plan.expectedAddresses == ["n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.3"])
+        #expect(setup.plan.jobFolder == "/home/u/run/slurm-distil-logs/4711", "the job folder is under the submit folder")
+        #expect(setup.plan.ports == RayPorts.block(jobID: "4711"))
+        #expect(setup.job.submission.metadata == ["slurm_job_id": "4711"])
+        #expect(setup.warnings.isEmpty && setup.notes.isEmpty)
+    }
+
+    @Test func aTakenPortMovesTheJobToTheNextFreeBlockAndSaysSo() throws {
+        let own = RayPorts.block(jobID: "4711")
+        let setup = try setup(held: [own.dashboard])
+        #expect(setup.plan.ports == RayPorts.block(jobID: "4711", shift: 1))
+        #expect(setup.notes == ["port \(own.dashboard) on n1 is in use; trying Ray ports \(setup.plan.ports.base)-\(setup.plan.ports.maxWorker)"])
+        let everyBlock = Set((0..<RayPorts.blockCount).map { RayPorts.block(jobID: "4711", shift: $0).gcs })
+        expectFailure(.environment, containing: "no free block of Ray ports on n1") { _ = try self.setup(held: everyBlock) }
+    }
+
+    @Test func warningsComeFromThePlanner() throws {
+        let setup = try setup { $0.tensorParallelSize = 4; $0.dashboardHost = "0.0.0.0" }
+        #expect(setup.warnings.count == 2)
+        #expect(setup.warnings[0].contains("tensor-parallel size 4 exceeds the 1 GPUs per node"))
+        #expect(setup.warnings[1].contains("listen on all interfaces"))
+    }
+
+    /// Found before any srun: a working_dir over Ray's limit must not cost a bring-up.
+    @Test func anOversizedWorkingDirFailsBeforeAnythingStarts() throws {
+        let folder = try temporaryDirectory()
+        let big = folder.appending(path: "weights.bin").path
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: big))
+        try handle.truncate(atOffset: 101 << 20)
+        try handle.close()
+        var request = JobRequest(entrypoint: ["python", "p.py"])
+        request.workingDir = folder.path
+        expectFailure(.usage, containing: "over Ray's limit") { _ = try self.setup(request: request) }
+    }
+
+    @Test func agentArgumentsRoundTrip() throws {
+        let settings = NodeAgentSettings(
+            role: .worker, jobID: "4711", ray: "/venv/bin/ray", tempRoot: "/scratch", ports: RayPorts(base: 20_400), policy: .interface("ib0"),
+            headAddress: "[fd00::1]:20400", dashboardHost: "10.0.0.1", gpus: 4, objectStoreBytes: 1 << 30, drainTimeoutSeconds: 9, metrics: true)
+        #expect(try NodeAgentSettings(parsing: settings.arguments) == settings)
+        let plain = NodeAgentSettings(role: .head, jobID: "7", ports: RayPorts(base: 20_000))
+        #expect(try NodeAgentSettings(parsing: plain.arguments) == plain)
+        let plan = try setup().plan
+        let headArguments = Array(plan.headStep.arguments.drop { $0 != "_node" }.dropFirst())
+        let parsed = try NodeAgentSettings(parsing: headArguments)
+        #expect(parsed.role == .head && parsed.dashboardHost == "10.0.0.1" && parsed.ports == plan.ports && parsed.gpus == 1)
+        expectFailure(.usage, containing: "unexpected argument '--bogus'") { _ = try NodeAgentSettings(parsing: ["--bogus"]) }
+        expectFailure(.usage, containing: "--job-id is missing") { _ = try NodeAgentSettings(parsing: ["--role", "head", "--port-base", "1"]) }
     }
 }

@@ -52,7 +52,10 @@ import TestSupport
     @Test func helpAndTemplatesList() throws {
         let help = try run(["--help"])
         #expect(help.status == 0)
-        #expect(help.stdout.contains("Exit codes"))
+        #expect(help.stdout.contains("Exit status:"))
+        for kind in ExitKind.allCases {
+            #expect(help.stdout.contains("  \(kind.code)"), "the root help lists \(kind)")
+        }
         let genHelp = try run(["gen-sbatch", "--help"])
         #expect(genHelp.stdout.contains("Examples"))
         let list = try run(["templates", "list"])

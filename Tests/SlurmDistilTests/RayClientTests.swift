@@ -93,7 +93,7 @@ func json(_ status: Int, _ text: String) -> HTTPResponse { HTTPResponse(status: 
         let seen = LockedData()
         let final = try await client.follow("j", pollInterval: 0.01, output: { seen.append($0) }, progress: { _ in })
         #expect(final.status == .failed)
-        #expect(JobExit.status(for: final) == 3)
+        #expect(final.exitCode == 3)
         #expect(String(decoding: seen.data, as: UTF8.self) == "out\u{1}\n")
     }
 
@@ -115,10 +115,10 @@ func json(_ status: Int, _ text: String) -> HTTPResponse { HTTPResponse(status: 
     }
 
     @Test func exitStatusForEveryOutcome() {
-        #expect(JobExit.status(for: RayJobInfo(status: .succeeded)) == 0)
-        #expect(JobExit.status(for: RayJobInfo(status: .failed, driverExitCode: 42)) == 42)
-        #expect(JobExit.status(for: RayJobInfo(status: .failed)) == JobExit.failedWithoutExitCode)
-        #expect(JobExit.status(for: RayJobInfo(status: .stopped)) == JobExit.stopped)
+        #expect(RayJobInfo(status: .succeeded).exitCode == 0)
+        #expect(RayJobInfo(status: .failed, driverExitCode: 42).exitCode == 42)
+        #expect(RayJobInfo(status: .failed).exitCode == ExitKind.jobFailedWithoutExitCode.code)
+        #expect(RayJobInfo(status: .stopped).exitCode == ExitKind.jobStopped.code)
     }
 
     @Test func entrypointQuoting() {
@@ -128,7 +128,7 @@ func json(_ status: Int, _ text: String) -> HTTPResponse { HTTPResponse(status: 
 }
 
 func expectAsyncFailure(
-    _ kind: FailureKind, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+    _ kind: ExitKind, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
 ) async {
     do {
         try await body()

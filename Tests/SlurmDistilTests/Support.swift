@@ -34,7 +34,7 @@ func settings(_ pairs: [SettingKey: SettingValue]) -> Settings {
 }
 
 func expectFailure(
-    _ kind: FailureKind, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ kind: ExitKind, containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () throws -> Void
 ) {
     do {

@@ -14,11 +14,41 @@ public enum AddressPolicy: Sendable, Equatable {
     case interface(String)
 
     public var name: String {
+        if case .interface(let name) = self { "interface \(name)" } else { argument }
+    }
+
+    /// The word `--address-from` takes for it.
+    public var argument: String {
         switch self {
         case .auto: "auto"
         case .slurm: "slurm"
         case .dns: "dns"
-        case .interface(let name): "interface \(name)"
+        case .interface: "interface"
+        }
+    }
+
+    /// From `--address-from` and `--interface`, as `hosts`, `bootstrap` and the node agent take them.
+    public init(addressFrom: String, interface: String?) throws(Failure) {
+        if let interface {
+            guard addressFrom == "auto" || addressFrom == "interface" else {
+                throw Failure.usage(
+                    "--interface \(interface) conflicts with --address-from \(addressFrom)",
+                    hint: "give one of them: --interface NAME alone selects interface addresses")
+            }
+            guard !interface.isEmpty, interface.count < 16, !interface.contains("/"), !interface.contains(" ") else {
+                throw Failure.usage("invalid interface name \(interface.debugDescription)", hint: "give a name such as ib0 or eth0 (see `ip -brief address`)")
+            }
+            self = .interface(interface)
+            return
+        }
+        switch addressFrom {
+        case "auto": self = .auto
+        case "slurm": self = .slurm
+        case "dns": self = .dns
+        case "interface":
+            throw Failure.usage("--address-from interface needs --interface NAME", hint: "e.g. --interface ib0")
+        default:
+            throw Failure.usage("unknown --address-from \(addressFrom.debugDescription)", hint: "choose auto, slurm, dns or interface")
         }
     }
 }

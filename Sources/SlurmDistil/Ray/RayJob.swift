@@ -71,25 +71,16 @@ public struct RayJobSubmission: Sendable, Equatable, Encodable {
     }
 }
 
-/// How a followed job ended, as the process exit status (README "Exit codes").
-public enum JobExit {
-    public static let failedWithoutExitCode: Int32 = 6
-    public static let stopped: Int32 = 7
-    public static let interrupted: Int32 = 130
-    /// bootstrap stopped a pipeline that printed nothing for --stall-timeout.
-    public static let stalled: Int32 = 8
-    /// bootstrap stopped a pipeline that ran longer than --max-runtime.
-    public static let maxRuntime: Int32 = 9
-    /// bootstrap got SIGTERM (scancel, or Slurm's signal before the time limit) and stopped the job.
-    public static let terminated: Int32 = 143
-
-    public static func status(for job: RayJobInfo) -> Int32 {
-        switch job.status {
-        case .succeeded: 0
+extension RayJobInfo {
+    /// How a followed job ended, as the process exit status (ExitKind): 0, the entrypoint's own code,
+    /// or the status that names how it ended without one.
+    public var exitCode: Int32 {
+        switch status {
+        case .succeeded: ExitKind.success.code
         case .failed:
-            if let code = job.driverExitCode, code > 0, code < 256 { Int32(code) } else { failedWithoutExitCode }
-        case .stopped: stopped
-        case .pending, .running: FailureKind.runtime.exitCode
+            if let code = driverExitCode, code > 0, code < 256 { Int32(code) } else { ExitKind.jobFailedWithoutExitCode.code }
+        case .stopped: ExitKind.jobStopped.code
+        case .pending, .running: ExitKind.runtime.code
         }
     }
 }

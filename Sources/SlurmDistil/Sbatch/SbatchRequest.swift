@@ -118,7 +118,7 @@ public struct SbatchRequest: Sendable, Equatable {
                 throw Failure.usage("the pipeline command after '--' starts with an empty word", hint: "check the quoting of the command after '--'")
             }
             for word in entrypoint where word.contains("\0") {
-                throw Failure.usage("the pipeline command contains a NUL byte: \(SlurmTime.describe(word))")
+                throw Failure.usage("the pipeline command contains a NUL byte: \(MessageQuoting.quote(word))")
             }
         }
         self.entrypoint = entrypoint
@@ -160,7 +160,7 @@ struct SettingReader {
     }
 
     func invalid(_ key: SettingKey, _ value: String, hint: String) -> Failure {
-        Failure.usage("invalid value \(SlurmTime.describe(value)) for \(optionName(key))", hint: hint)
+        Failure.usage("invalid value \(MessageQuoting.quote(value)) for \(optionName(key))", hint: hint)
     }
 
     func annotate(_ failure: Failure, _ key: SettingKey) -> Failure {
@@ -222,7 +222,7 @@ struct SettingReader {
         if let forbidden {
             throw invalid(
                 key, value,
-                hint: "#SBATCH lines are not read by a shell, so this value must be one word without spaces, quotes, \\, `, $, ; or # (found \(SlurmTime.describe(String(forbidden))))")
+                hint: "#SBATCH lines are not read by a shell, so this value must be one word without spaces, quotes, \\, `, $, ; or # (found \(MessageQuoting.quote(String(forbidden))))")
         }
         return value
     }

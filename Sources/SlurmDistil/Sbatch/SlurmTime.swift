@@ -9,7 +9,7 @@ public enum SlurmTime: Sendable, Equatable, CustomStringConvertible {
     /// Parses `text` the way Slurm reads `--time`; anything else is refused with the accepted forms listed.
     public init(parsing text: String) throws(Failure) {
         let refuse = Failure.usage(
-            "invalid time limit \(Self.describe(text))",
+            "invalid time limit \(MessageQuoting.quote(text))",
             hint: "use one of Slurm's forms: \(Self.acceptedForms)"
         )
         let trimmed = text
@@ -55,7 +55,7 @@ public enum SlurmTime: Sendable, Equatable, CustomStringConvertible {
             }
         }
         if case .limited(0) = self {
-            throw Failure.usage("time limit \(Self.describe(text)) is zero", hint: "give a positive time limit, e.g. 0:30:00")
+            throw Failure.usage("time limit \(MessageQuoting.quote(text)) is zero", hint: "give a positive time limit, e.g. 0:30:00")
         }
     }
 
@@ -77,10 +77,6 @@ public enum SlurmTime: Sendable, Equatable, CustomStringConvertible {
     public var seconds: Int? {
         if case .limited(let seconds) = self { seconds } else { nil }
     }
-
-    static func describe(_ text: String) -> String {
-        "'" + text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined() + "'"
-    }
 }
 
 /// A duration given on the command line: plain seconds or with a unit (`90`, `90s`, `2m`, `1h`).
@@ -96,7 +92,7 @@ public enum DurationText {
         guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(digits), value <= 1_000_000
         else {
             throw Failure.usage(
-                "invalid duration \(SlurmTime.describe(text)) for \(option)",
+                "invalid duration \(MessageQuoting.quote(text)) for \(option)",
                 hint: "give whole seconds, or a number with s, m or h (e.g. 120, 90s, 2m)")
         }
         return value * factor

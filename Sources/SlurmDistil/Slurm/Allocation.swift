@@ -138,7 +138,7 @@ public struct Allocation: Sendable, Equatable {
 
     static func badVariable(_ name: String, _ value: String) -> Failure {
         Failure.environment(
-            "cannot read \(name)=\(SlurmTime.describe(value))",
+            "cannot read \(name)=\(MessageQuoting.quote(value))",
             hint: "this Slurm version may format it differently; please report it with `env | grep SLURM`")
     }
 }

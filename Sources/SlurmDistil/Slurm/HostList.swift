@@ -82,7 +82,7 @@ public enum HostList {
                 sawName = true
             } else {
                 let character = String(decoding: [byte], as: UTF8.self)
-                throw invalid(list, "it contains \(SlurmTime.describe(character)), which is not allowed in a host name")
+                throw invalid(list, "it contains \(MessageQuoting.quote(character)), which is not allowed in a host name")
             }
         }
         guard sawName else { throw invalid(list, "an item is empty") }
@@ -151,7 +151,7 @@ public enum HostList {
 
     private static func invalid(_ list: String, _ reason: String) -> Failure {
         Failure.usage(
-            "invalid node list \(SlurmTime.describe(list)): \(reason)",
+            "invalid node list \(MessageQuoting.quote(list)): \(reason)",
             hint: "use Slurm's form, e.g. n[01-04],gpu7 (scontrol show hostnames LIST shows how Slurm reads it)")
     }
 }

@@ -88,7 +88,7 @@ public struct ChildProcess: Sendable {
         return Self.exitStatus(status)
     }
 
-    static func exitStatus(_ status: Int32) -> Int32 {
+    public static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7F
         return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
     }

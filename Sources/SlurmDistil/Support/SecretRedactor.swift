@@ -24,12 +24,6 @@ public struct SecretRedactor: Sendable {
         return words.contains { upper.contains($0) } || upper.hasSuffix("_KEY") || upper == "KEY"
     }
 
-    /// What a job's output must not show: the secret-looking variables of `environment`, the values
-    /// a runtime_env marked secret, and the cluster's token.
-    public init(environment: [String: String], runtimeEnvSecrets: Set<String> = [], token: RayToken?) {
-        self.init(runtimeEnvSecrets.union(Self.secrets(in: environment)).union([token?.value].compactMap { $0 }))
-    }
-
     /// The values of the secret-looking variables of an environment.
     public static func secrets(in environment: [String: String]) -> [String] {
         environment.filter { looksSecret($0.key) }.map(\.value)

@@ -51,30 +51,36 @@ enum Output {
 enum JobFollower {
     static func follow(_ id: String, client: RayJobsClient, redactor: SecretRedactor, stopOnInterrupt: Bool) async throws -> Never {
         let redacting = RedactingStream(redactor)
-        signal(SIGINT, SIG_IGN)
-        let interrupts = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        interrupts.setEventHandler {
+        let following = Task { () async -> Result<RayJobInfo, Failure> in
+            do throws(Failure) {
+                return .success(
+                    try await client.follow(
+                        id, output: { Output.write(redacting.feed($0)) }, progress: { StandardError.write("slurm-distil: \($0)\n") }))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let interrupted = Locked(false)
+        let signals = SignalWatcher([SIGINT]) { _ in
+            guard !interrupted.testAndSet() else { return }
+            following.cancel()
+        }
+        defer { signals.cancel() }
+        let result = await following.value
+        Output.write(redacting.finish())
+        if interrupted.value {
             if stopOnInterrupt {
                 StandardError.write("\nslurm-distil: interrupted; stopping job \(id)\n")
-                let done = DispatchSemaphore(value: 0)
-                Task {
-                    _ = try? await client.stop(id)
-                    done.signal()
-                }
-                _ = done.wait(timeout: .now() + 10)
+                _ = try? await client.stop(id)
             } else {
                 StandardError.write(
                     "\nslurm-distil: interrupted; job \(id) keeps running on the cluster.\n  follow it: slurm-distil logs \(id) --follow --address \(client.address)\n  stop it:   slurm-distil stop \(id) --address \(client.address)\n")
             }
-            Output.write(redacting.finish())
-            exit(JobExit.interrupted)
+            throw ExitCode(ExitKind.interrupted.code)
         }
-        interrupts.resume()
-        let final = try await client.follow(
-            id, output: { Output.write(redacting.feed($0)) }, progress: { StandardError.write("slurm-distil: \($0)\n") })
-        Output.write(redacting.finish())
+        let final = try result.get()
         StandardError.write("slurm-distil: \(Output.summary(final))\n")
-        throw ExitCode(JobExit.status(for: final))
+        throw ExitCode(final.exitCode)
     }
 }
 
@@ -83,12 +89,12 @@ struct Submit: AsyncParsableCommand {
         abstract: "Submit a job to a Ray cluster and follow its output.",
         discussion: """
             One word after '--' is run as a shell command; several are quoted one by one.
-            Exit status: 0 if the job SUCCEEDED, the job's own exit code if it FAILED with one, \(JobExit.failedWithoutExitCode) if it
-            failed without one, \(JobExit.stopped) if it was STOPPED, 4 if the cluster was lost, 130 after Ctrl-C (the job keeps running).
 
             Examples:
               slurm-distil submit --address http://10.0.0.1:8265 --working-dir . -- python -u pipeline.py
               slurm-distil submit --runtime-env runtime_env.yaml --no-wait -- 'python a.py && python b.py'
+
+            \(ExitKind.helpText(for: [.jobFollowers, .interactiveFollowers]))
             """
     )
 
@@ -180,7 +186,13 @@ struct Status: AsyncParsableCommand {
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a job's output, or follow it until the job ends.",
-        discussion: "Examples:\n  slurm-distil logs sd_abc123\n  slurm-distil logs sd_abc123 --follow")
+        discussion: """
+            Examples:
+              slurm-distil logs sd_abc123
+              slurm-distil logs sd_abc123 --follow
+
+            \(ExitKind.helpText(for: [.jobFollowers, .interactiveFollowers], title: "Exit status with --follow:"))
+            """)
 
     @OptionGroup var cluster: ClusterOptions
     @Argument(help: "Submission id.") var id: String

@@ -1,57 +1,4 @@
-/// Ray's ports for one job: a block below the ephemeral range, derived from the job id so that two
-/// jobs sharing a node do not collide, with worker ports inside the block.
-public struct RayPorts: Sendable, Equatable, Codable {
-    public static let firstBlock = 20_000
-    public static let blockSize = 200
-    /// Blocks fit below 32,000, under Linux's default ephemeral range (32,768 and up).
-    public static let blockCount = 60
-
-    public var base: Int
-    public var gcs: Int { base }
-    public var dashboard: Int { base + 1 }
-    public var clientServer: Int { base + 2 }
-    public var nodeManager: Int { base + 3 }
-    public var objectManager: Int { base + 4 }
-    public var dashboardAgentListen: Int { base + 5 }
-    public var dashboardAgentGRPC: Int { base + 6 }
-    public var metricsExport: Int { base + 7 }
-    public var runtimeEnvAgent: Int { base + 8 }
-    /// Ray's own fixed defaults (44217, 44227) would collide between two jobs on one head node.
-    public var autoscalerMetrics: Int { base + 9 }
-    public var dashboardMetrics: Int { base + 10 }
-    public var minWorker: Int { base + 11 }
-    public var maxWorker: Int { base + Self.blockSize - 1 }
-
-    public init(base: Int) { self.base = base }
-
-    /// The block for `jobID`, or the `shift`-th one after it.
-    public static func block(jobID: String, shift: Int = 0) -> RayPorts {
-        let number = Int(jobID.prefix { $0.isNumber }) ?? jobID.unicodeScalars.reduce(0) { ($0 &* 31 &+ Int($1.value)) & 0xFFFF }
-        return RayPorts(base: firstBlock + ((number + shift) % blockCount) * blockSize)
-    }
-
-    /// The ports a head listens on, to check before starting.
-    public var headPorts: [Int] {
-        [gcs, dashboard, clientServer, nodeManager, objectManager, dashboardAgentListen, dashboardAgentGRPC, metricsExport, runtimeEnvAgent,
-         autoscalerMetrics, dashboardMetrics]
-    }
-
-    /// Ports that only environment variables set.
-    public var environment: [String: String] {
-        ["AUTOSCALER_METRIC_PORT": String(autoscalerMetrics), "DASHBOARD_METRIC_PORT": String(dashboardMetrics)]
-    }
-
-    public var arguments: [String] {
-        [
-            "--node-manager-port=\(nodeManager)", "--object-manager-port=\(objectManager)",
-            "--dashboard-agent-listen-port=\(dashboardAgentListen)", "--dashboard-agent-grpc-port=\(dashboardAgentGRPC)",
-            "--metrics-export-port=\(metricsExport)", "--runtime-env-agent-port=\(runtimeEnvAgent)",
-            "--min-worker-port=\(minWorker)", "--max-worker-port=\(maxWorker)",
-        ]
-    }
-}
-
-/// Settings of a bootstrap run that are not in the allocation.
+/// Settings of a bootstrap run that are not in the allocation: bootstrap's flags.
 public struct BootstrapOptions: Sendable, Equatable {
     public var policy: AddressPolicy = .auto
     public var headNode: String?
@@ -63,12 +10,21 @@ public struct BootstrapOptions: Sendable, Equatable {
     public var dashboardHost: String?
     /// Ray's per-node metrics exporter listens on every interface without authentication: off unless asked.
     public var metrics = false
-    public var jobFolder: String
+    /// nil: `SUBMIT_DIR/slurm-distil-logs/JOBID`.
+    public var jobFolder: String?
+    public var tensorParallelSize: Int?
 
-    public init(launcher: String, jobFolder: String) {
+    public init(launcher: String, jobFolder: String? = nil) {
         self.launcher = launcher
         self.jobFolder = jobFolder
     }
+}
+
+/// One srun step: its name in messages, its nodes, its command line.
+public struct StepCommand: Sendable, Equatable {
+    public var name: String
+    public var nodes: [String]
+    public var arguments: [String]
 }
 
 /// Everything bootstrap will do, computed before anything starts; `--dry-run` prints it.
@@ -88,8 +44,8 @@ public struct BootstrapPlan: Sendable, Equatable {
     public var jobFolder: String
     public var tempRoot: String
     public var tokenPath: String
-    public var headStep: [String]
-    public var workerStep: [String]?
+    public var headStep: StepCommand
+    public var workerStep: StepCommand?
 
     public var dashboardURL: String { "http://\(Self.hostForURL(headAddress)):\(ports.dashboard)" }
     public var gcsAddress: String { "\(Self.hostForURL(headAddress)):\(ports.gcs)" }
@@ -109,9 +65,10 @@ public struct BootstrapPlan: Sendable, Equatable {
 
     public static let maximumTempDirectoryLength = 41
 
+    /// The plan from what the planner found out: pure.
     public static func make(
         allocation: Allocation, options: BootstrapOptions, headAddress: String, ports: RayPorts,
-        expectedAddresses: [String: String] = [:]
+        expectedAddresses: [String: String] = [:], jobFolder: String? = nil
     ) throws(Failure) -> BootstrapPlan {
         let head = try AddressPlanner.head(of: allocation, requested: options.headNode)
         let workers = allocation.nodes.filter { $0 != head }
@@ -121,39 +78,44 @@ public struct BootstrapPlan: Sendable, Equatable {
                 "Ray's temp dir \(longest) would be \(longest.count) characters; Ray's Unix sockets need it at most \(maximumTempDirectoryLength)",
                 hint: "give a shorter --temp-root (default /tmp)")
         }
+        guard let folder = jobFolder ?? options.jobFolder else {
+            throw Failure.usage("no job folder", hint: "give --job-folder")
+        }
         let dashboardHost = options.dashboardHost ?? headAddress
-        let tokenPath = options.jobFolder + "/token"
-        var nodeArguments = [
-            "--job-id", allocation.jobID, "--ray", options.ray, "--temp-root", options.tempRoot, "--port-base", String(ports.base),
-            "--address-from", addressFromArgument(options.policy), "--drain-timeout", String(options.drainTimeoutSeconds),
-        ]
-        if case .interface(let name) = options.policy { nodeArguments += ["--interface", name] }
-        if let bytes = options.objectStoreBytes { nodeArguments += ["--object-store-memory", String(bytes)] }
-        if options.metrics { nodeArguments += ["--metrics"] }
-        nodeArguments += ["--num-gpus", String(allocation.gpusPerNode)]
+        let agent = NodeAgentSettings(
+            role: .head, jobID: allocation.jobID, ray: options.ray, tempRoot: options.tempRoot, ports: ports, policy: options.policy,
+            gpus: allocation.gpusPerNode, objectStoreBytes: options.objectStoreBytes, drainTimeoutSeconds: options.drainTimeoutSeconds,
+            metrics: options.metrics)
         // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
-        var common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(options.jobFolder)/ray-%N.log"]
+        var common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(folder)/ray-%N.log"]
         // Each step asks for its nodes' GPUs itself: where devices are constrained, a step without them
         // cannot open a GPU, and a job's `--gpus=N` (inherited as SLURM_GPUS) does not fit a smaller step.
         if allocation.gpusPerNode > 0 { common.append("--gpus-per-node=\(allocation.gpusPerNode)") }
-        let headStep = common + ["--nodes=1", "--ntasks=1", "--nodelist=\(head)", options.launcher, "_node", "--role", "head", "--dashboard-host", dashboardHost] + nodeArguments
-        var workerStep: [String]?
+        var headAgent = agent
+        headAgent.dashboardHost = dashboardHost
+        let headStep = StepCommand(
+            name: "head", nodes: [head],
+            arguments: common + ["--nodes=1", "--ntasks=1", "--nodelist=\(head)", options.launcher, "_node"] + headAgent.arguments)
+        var workerStep: StepCommand?
         if !workers.isEmpty {
-            workerStep = common + ["--nodes=\(workers.count)", "--ntasks=\(workers.count)", "--exclude=\(head)", options.launcher, "_node", "--role", "worker", "--head-address", "\(hostForURL(headAddress)):\(ports.gcs)"] + nodeArguments
+            var workerAgent = agent
+            workerAgent.role = .worker
+            workerAgent.headAddress = "\(hostForURL(headAddress)):\(ports.gcs)"
+            workerStep = StepCommand(
+                name: "workers", nodes: workers,
+                arguments: common + ["--nodes=\(workers.count)", "--ntasks=\(workers.count)", "--exclude=\(head)", options.launcher, "_node"]
+                    + workerAgent.arguments)
         }
         return BootstrapPlan(
             jobID: allocation.jobID, nodes: allocation.nodes, head: head, workers: workers, headAddress: headAddress,
             dashboardHost: dashboardHost, ports: ports, cpusPerNode: allocation.cpusPerNode, gpusPerNode: allocation.gpusPerNode,
-            expectedAddresses: expectedAddresses, jobFolder: options.jobFolder, tempRoot: options.tempRoot, tokenPath: tokenPath, headStep: headStep, workerStep: workerStep)
+            expectedAddresses: expectedAddresses, jobFolder: folder, tempRoot: options.tempRoot, tokenPath: folder + "/token",
+            headStep: headStep, workerStep: workerStep)
     }
 
-    static func addressFromArgument(_ policy: AddressPolicy) -> String {
-        switch policy {
-        case .auto: "auto"
-        case .slurm: "slurm"
-        case .dns: "dns"
-        case .interface: "interface"
-        }
+    /// A short step that runs one task on every node of the allocation (checks, stack dumps).
+    public func everyNodeStep(_ command: [String]) -> [String] {
+        ["srun", "--overlap", "--ntasks-per-node=1", "--nodes=\(nodes.count)", "--ntasks=\(nodes.count)"] + command
     }
 
     /// `ray start` for one node, as the node agent runs it.
@@ -201,9 +163,9 @@ public struct BootstrapPlan: Sendable, Equatable {
             "dashboard \(dashboardURL) (bound to \(dashboardHost)), GCS \(gcsAddress), ports \(ports.base)-\(ports.maxWorker)",
             "per node: \(cpusPerNode.first.map { "\($0) CPUs" } ?? "CPUs as Ray detects"), \(gpusPerNode) GPUs; private folder per node \(Self.tempDirectory(root: tempRoot, jobID: jobID, node: "NODE")) (0700) holding Ray's temp dir",
             "token \(tokenPath) (0600), RAY_AUTH_MODE=token on every node",
-            "head step:   " + ShellQuoting.join(headStep),
+            "head step:   " + ShellQuoting.join(headStep.arguments),
         ]
-        if let workerStep { lines.append("worker step: " + ShellQuoting.join(workerStep)) }
+        if let workerStep { lines.append("worker step: " + ShellQuoting.join(workerStep.arguments)) }
         return lines.joined(separator: "\n") + "\n"
     }
 }

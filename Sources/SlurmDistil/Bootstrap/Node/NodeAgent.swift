@@ -7,37 +7,11 @@ import Foundation
 /// What runs on each node inside bootstrap's srun step: works out this node's own address, starts
 /// `ray start --block` as its child, and on SIGTERM stops exactly that child's process tree.
 public struct NodeAgent {
-    public struct Settings: Sendable {
-        public var role: HostEntry.Role
-        public var jobID: String
-        public var ray: String
-        public var tempRoot: String
-        public var ports: RayPorts
-        public var policy: AddressPolicy
-        public var headAddress: String?
-        public var dashboardHost: String?
-        public var gpus: Int
-        public var objectStoreBytes: Int?
-        public var drainTimeoutSeconds: Int
-        public var metrics = false
-
-        public init(role: HostEntry.Role, jobID: String, ray: String, tempRoot: String, ports: RayPorts, policy: AddressPolicy, gpus: Int, drainTimeoutSeconds: Int) {
-            self.role = role
-            self.jobID = jobID
-            self.ray = ray
-            self.tempRoot = tempRoot
-            self.ports = ports
-            self.policy = policy
-            self.gpus = gpus
-            self.drainTimeoutSeconds = drainTimeoutSeconds
-        }
-    }
-
-    let settings: Settings
+    let settings: NodeAgentSettings
     let environment: [String: String]
     let directory: any NodeDirectory
 
-    public init(settings: Settings, environment: [String: String], directory: any NodeDirectory) {
+    public init(settings: NodeAgentSettings, environment: [String: String], directory: any NodeDirectory) {
         self.settings = settings
         self.environment = environment
         self.directory = directory
@@ -61,21 +35,13 @@ public struct NodeAgent {
                 count = PortProbe.accepts(port, on: host) ? 0 : count + 1
                 return count
             }
-            guard missed == Self.headMissesBeforeStopping, !Self.testAndSet(stopping) else { return }
+            guard missed == Self.headMissesBeforeStopping, !stopping.testAndSet() else { return }
             Self.say("\(node): the head's GCS at \(gcs) has not answered for \(Int(Double(missed) * Self.headCheckInterval)) s; stopping this node's Ray")
             ProcessTree.terminate(child.pid, grace: 2)
             stopped.signal()
         }
         timer.resume()
         return timer
-    }
-
-    /// Sets the flag and says whether it was set already: a signal and the head watch may race to stop.
-    static func testAndSet(_ flag: Locked<Bool>) -> Bool {
-        flag.withLock { value in
-            defer { value = true }
-            return value
-        }
     }
 
     static let headCheckInterval = 2.0
@@ -137,8 +103,23 @@ public struct NodeAgent {
         }
         Self.say("\(node): starting Ray \(settings.role.rawValue) at \(address): \(ShellQuoting.join(command))")
 
-        // Signals are handled on a queue of their own; the main thread waits for Ray.
-        for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] { signal(number, SIG_IGN) }
+        let stopping = Locked(false)
+        let stopped = DispatchSemaphore(value: 0)
+        let childPID = Locked<pid_t?>(nil)
+        // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);
+        // SIGTERM comes from Slurm itself (scancel, time limit), which sends SIGKILL KillWait seconds later.
+        // Watched before Ray starts, so that no signal can end this agent and orphan Ray.
+        let signals = SignalWatcher([SIGTERM, SIGINT, SIGHUP, SIGUSR1]) { number in
+            guard let pid = childPID.value, !stopping.testAndSet() else { return }
+            Self.say("\(node): signal \(number): stopping this node's Ray (pid \(pid) and its processes)")
+            // Slurm's SIGKILL follows its SIGTERM after KillWait (5 s on the virtual cluster): stop Ray
+            // and remove the private folder within that, here, before the main thread wakes up.
+            let killed = ProcessTree.terminate(pid, grace: 2)
+            if !killed.isEmpty { Self.say("\(node): \(killed.count) Ray processes needed SIGKILL") }
+            Self.removeFolder(temp)
+            stopped.signal()
+        }
+        defer { signals.cancel() }
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(settings.ray, Array(command.dropFirst()), environment: childEnvironment, stdin: .null)
@@ -148,26 +129,7 @@ public struct NodeAgent {
                 "\(node): \(error.message)",
                 hint: "install Ray in the venv the job activates on every node (gen-sbatch --venv), or give bootstrap --ray PATH")
         }
-        let stopping = Locked(false)
-        let stopped = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        // SIGUSR1 is bootstrap's own stop request (srun forwards it; srun turns SIGTERM into a kill);
-        // SIGTERM comes from Slurm itself (scancel, time limit), which sends SIGKILL KillWait seconds later.
-        for number in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] {
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                guard !Self.testAndSet(stopping) else { return }
-                Self.say("\(node): signal \(number): stopping this node's Ray (pid \(child.pid) and its processes)")
-                // Slurm's SIGKILL follows its SIGTERM after KillWait (5 s on the virtual cluster): stop Ray
-                // and remove the private folder within that, here, before the main thread wakes up.
-                let killed = ProcessTree.terminate(child.pid, grace: 2)
-                if !killed.isEmpty { Self.say("\(node): \(killed.count) Ray processes needed SIGKILL") }
-                Self.removeFolder(temp)
-                stopped.signal()
-            }
-            source.resume()
-            sources.append(source)
-        }
+        childPID.value = child.pid
         // Ray's processes are re-parented away when `ray start` dies first; remember who they are.
         let tree = Locked<[pid_t]>([])
         let watcher = DispatchSource.makeTimerSource(queue: .global())

@@ -1,0 +1,181 @@
+/// How a run ended: the batch job's exit status, and the failure to report if it was not the
+/// pipeline's own outcome. The CLI turns it into the process exit (CommandRunner prints the failure).
+public struct BootstrapOutcome: Sendable, Equatable {
+    public var exitCode: Int32
+    public var failure: Failure?
+    public var status: BootstrapStatus
+}
+
+/// The settings of a run that are not in the plan.
+public struct BootstrapRunSettings: Sendable {
+    /// Folders every node must see as the same storage, checked before the pipeline starts.
+    public var requireShared: [String] = []
+    public var watchdog = Watchdog()
+    /// How long Ray may take to be up on every node (seconds), counted from the head step's start.
+    public var readyTimeout: Double = 300
+    /// bootstrap's own environment: the steps start from it, and its secrets are masked in the output.
+    public var environment: [String: String] = [:]
+
+    public init() {}
+}
+
+/// The run inside an allocation, as a short script of phases over its edges: Ray up on every node,
+/// the shared folders checked, the pipeline submitted and followed, its status kept in status.json,
+/// and exactly what was started torn down again.
+public actor BootstrapRun {
+    let plan: BootstrapPlan
+    let job: PreparedJob
+    let settings: BootstrapRunSettings
+    let edges: BootstrapEdges
+    let token: String
+    private var status: BootstrapStatus
+    private let started: Double
+    private let steps = StepRegistry()
+    private let terminationRequested = Locked(false)
+    private let work = Locked<Task<Result<RayJobInfo, Failure>, Never>?>(nil)
+
+    public init(plan: BootstrapPlan, job: PreparedJob, settings: BootstrapRunSettings, edges: BootstrapEdges, token: String) {
+        self.plan = plan
+        self.job = job
+        self.settings = settings
+        self.edges = edges
+        self.token = token
+        started = edges.clock.now
+        status = BootstrapStatus(plan: plan, startedAt: edges.wallClock())
+    }
+
+    /// SIGTERM/SIGINT/SIGHUP: stop the pipeline, keep its output, tear down. Safe from any thread.
+    public nonisolated func requestTermination(signal: Int32) {
+        guard !terminationRequested.testAndSet() else { return }
+        edges.console.say("signal \(signal) received: stopping the pipeline, saving its output, tearing down")
+        work.value?.cancel()
+    }
+
+    public func run() async -> BootstrapOutcome {
+        let result: Result<RayJobInfo, Failure>
+        do throws(Failure) {
+            try prepareFolder()
+            let task = Task { () async -> Result<RayJobInfo, Failure> in
+                do throws(Failure) { return .success(try await self.phases()) } catch { return .failure(error) }
+            }
+            work.value = task
+            if terminationRequested.value { task.cancel() }
+            result = await task.value
+        } catch {
+            result = .failure(error)
+        }
+        var failure: Failure?
+        switch result {
+        case .success(let final):
+            status.status = BootstrapStatus.State(job: final.status)
+            status.jobStatus = final.status
+            status.exitCode = final.exitCode
+            status.message = final.message.map { String($0.prefix(2000)) }
+        case .failure(var error):
+            if terminationRequested.value, error.kind != .stalled, error.kind != .maxRuntime { error.kind = .terminated }
+            failure = error
+            status.status = Self.state(after: error)
+            status.exitCode = error.kind.code
+            status.message = error.description
+            if let id = status.submissionID, error.kind != .connection { await stopJob(id) }
+            edges.console.say("ending: \(error.message.prefix { $0 != "\n" })")
+        }
+        mark(.finished)
+        // Written before tearing down too: after scancel, Slurm's SIGKILL follows KillWait seconds later.
+        writeStatus()
+        await teardown()
+        writeStatus()
+        if failure == nil {
+            edges.console.say("done: \(status.status.rawValue), exit \(status.exitCode); output and status in \(plan.jobFolder)")
+        }
+        return BootstrapOutcome(exitCode: status.exitCode, failure: failure, status: status)
+    }
+
+    static func state(after failure: Failure) -> BootstrapStatus.State {
+        switch failure.kind {
+        case .stalled: .stalled
+        case .maxRuntime: .maxRuntime
+        case .terminated: .terminated
+        default: .bootstrapFailed
+        }
+    }
+
+    private func phases() async throws(Failure) -> RayJobInfo {
+        var environment = BootstrapPlan.stepEnvironment(settings.environment)
+        environment["RAY_AUTH_MODE"] = "token"
+        environment["RAY_AUTH_TOKEN"] = token
+        let bringUp = RayBringUp(
+            plan: plan, edges: edges, readyTimeout: settings.readyTimeout, environment: environment, steps: steps,
+            terminationRequested: terminationRequested)
+        try await bringUp.run { [self] phase in await mark(phase) }
+        for path in settings.requireShared {
+            try await SharedStorageCheck(plan: plan, edges: edges, environment: environment).check(path)
+        }
+        let watch = PipelineWatch(
+            plan: plan, edges: edges, watchdog: settings.watchdog,
+            redactor: SecretRedactor(
+                environment: settings.environment, runtimeEnvSecrets: job.runtimeEnv.secrets, token: RayToken(value: token, source: plan.tokenPath)),
+            environment: environment, steps: steps, terminationRequested: terminationRequested)
+        return try await watch.run(job) { [self] id in await submitted(id) }
+    }
+
+    private func submitted(_ id: String) {
+        status.submissionID = id
+        mark(.submitted)
+        // On disk while it runs too: if this process is killed outright, the submission id is not lost.
+        status.status = .running
+        writeStatus()
+    }
+
+    /// Slurm kills everything KillWait seconds after its SIGTERM: ask Ray to stop the job, wait briefly.
+    private func stopJob(_ id: String) async {
+        edges.console.say("stopping Ray job \(id)")
+        try? await edges.pipeline.stop(id)
+        for _ in 0..<10 {
+            if let info = try? await edges.pipeline.job(id), info.status.isTerminal {
+                status.jobStatus = info.status
+                return
+            }
+            await edges.clock.sleep(0.25)
+        }
+    }
+
+    private func teardown() async {
+        let started = steps.all
+        guard !started.isEmpty else { return }
+        edges.console.say("tearing down Ray on \(plan.nodes.count) node(s)")
+        // Workers first: a head that goes first makes every worker log GCS reconnect errors.
+        for name in await Teardown.run(started.reversed(), sequence: TeardownStep.bootstrapSteps, clock: edges.clock) {
+            edges.console.say("the \(name) step did not end within \(Int(TeardownStep.bootstrapSteps[0].allowedSeconds)) s; killed it")
+        }
+        mark(.tornDown)
+    }
+
+    private func prepareFolder() throws(Failure) {
+        try edges.folder.create()
+        try edges.folder.writeToken(token)
+        writeStatus()
+    }
+
+    private func mark(_ phase: BootstrapStatus.Phase) {
+        status.seconds[phase] = ((edges.clock.now - started) * 100).rounded() / 100
+    }
+
+    private func writeStatus() {
+        if !edges.folder.write(status) {
+            edges.console.say(
+                "warning: could not write \(plan.jobFolder)/status.json; the job's status is only in this output: \(status.status.rawValue), exit \(status.exitCode)")
+        }
+    }
+
+    public static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(to: 2) }.joined()
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}
