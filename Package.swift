@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "slurm-distil",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slurm-distil", targets: ["slurm-distil"]),
         .library(name: "SlurmDistil", targets: ["SlurmDistil"]),
