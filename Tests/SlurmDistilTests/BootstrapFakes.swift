@@ -106,11 +106,14 @@ struct FakeProbe: RayClusterProbe {
     let clock: FakeClock
     var gcsAt: Double? = 1
     var dashboardAt: Double? = 3
+    /// What the dashboard says of its authentication: Ray older than 2.52 has no such endpoint.
+    var authentication = "token"
     /// Ray's node list at a moment; nil while the dashboard cannot say.
     var nodes: @Sendable (Double) -> [RayNode]?
 
     func gcsAnswers() async -> Bool { gcsAt.map { clock.now >= $0 } ?? false }
     func dashboardAnswers() async -> Bool { dashboardAt.map { clock.now >= $0 } ?? false }
+    func authenticationMode() async -> String { authentication }
     func nodes() async -> [RayNode]? { nodes(clock.now) }
 
     /// Every node of `plan` ALIVE with its CPUs and GPUs from `at` on.

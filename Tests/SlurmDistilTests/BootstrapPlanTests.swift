@@ -178,12 +178,17 @@ import TestSupport
         func isFree(_ port: Int, on address: String) -> Bool { !held.contains(port) }
     }
 
-    func setup(held: Set<Int> = [], options configure: (inout BootstrapOptions) -> Void = { _ in }, request: JobRequest = JobRequest(entrypoint: ["python", "p.py"]))
+    struct FixedRay: RayInstallation {
+        var version: RayVersion?
+        func version(ofRay ray: String) -> RayVersion? { version }
+    }
+
+    func setup(held: Set<Int> = [], version: RayVersion? = RayVersion("2.60.0"), options configure: (inout BootstrapOptions) -> Void = { _ in }, request: JobRequest = JobRequest(entrypoint: ["python", "p.py"]))
         throws -> BootstrapSetup
     {
         var options = BootstrapOptions(launcher: "/opt/sd")
         configure(&options)
-        return try BootstrapPlanner(directory: directory, ports: HeldPorts(held: held))
+        return try BootstrapPlanner(directory: directory, ports: HeldPorts(held: held), installation: FixedRay(version: version))
             .plan(allocation: allocation, options: options, request: request, currentDirectory: "/work")
     }
 
@@ -239,5 +244,51 @@ import TestSupport
         #expect(parsed.role == .head && parsed.dashboardHost == "10.0.0.1" && parsed.ports == plan.ports && parsed.gpus == 1)
         expectFailure(.usage, containing: "unexpected argument '--bogus'") { _ = try NodeAgentSettings(parsing: ["--bogus"]) }
         expectFailure(.usage, containing: "--job-id is missing") { _ = try NodeAgentSettings(parsing: ["--role", "head", "--port-base", "1"]) }
+    }
+}
+
+@Suite struct RayVersionTests {
+    let planner = BootstrapPlannerTests()
+
+    @Test func aRayWithoutTokenAuthenticationIsRefusedUnlessInsecureIsAsked() throws {
+        expectFailure(.environment, containing: "Ray 2.44.1 (ray) has no token authentication, which came with Ray 2.52") {
+            _ = try planner.setup(version: RayVersion("2.44.1"))
+        }
+        let insecure = try planner.setup(version: RayVersion("2.44.1")) { $0.insecureNoAuth = true }
+        #expect(insecure.plan.authentication == .none && insecure.plan.dashboardHost == "127.0.0.1")
+        #expect(insecure.plan.dashboardURL.hasPrefix("http://127.0.0.1:"))
+        #expect(insecure.plan.headStep.arguments.contains("--no-auth") && insecure.plan.workerStep!.arguments.contains("--no-auth"))
+        #expect(insecure.warnings.contains { $0.contains("Ray 2.44.1 has no token authentication; --insecure-no-auth") })
+        #expect(insecure.plan.description.contains("NO authentication"))
+        #expect(BootstrapPlan.rayEnvironment(ports: insecure.plan.ports, drainTimeoutSeconds: 5, metrics: false, authentication: .none)["RAY_AUTH_MODE"] == nil)
+        expectFailure(.usage, containing: "--dashboard-host 0.0.0.0 with --insecure-no-auth") {
+            _ = try planner.setup(version: RayVersion("2.44.1")) { $0.insecureNoAuth = true; $0.dashboardHost = "0.0.0.0" }
+        }
+        for version in ["2.52.1", "2.60.0", "3.0.0"] {
+            let setup = try planner.setup(version: RayVersion(version))
+            #expect(setup.plan.authentication == .token, "\(version)")
+        }
+        let unknown = try planner.setup(version: nil)
+        #expect(unknown.plan.authentication == .token, "a version that cannot be read runs with a token; the dashboard is asked later")
+    }
+
+    @Test func theVersionIsReadFromTheVenvsPackageFolder() throws {
+        let venv = try temporaryDirectory()
+        let bin = venv.appending(path: "bin")
+        let packages = venv.appending(path: "lib/python3.11/site-packages")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: packages.appending(path: "ray-2.44.1.dist-info"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: packages.appending(path: "ray_cpp-2.44.1.dist-info"), withIntermediateDirectories: true)
+        let ray = bin.appending(path: "ray").path
+        #expect(FileManager.default.createFile(atPath: ray, contents: Data("#!\(bin.path)/python3\nimport sys\n".utf8), attributes: [.posixPermissions: 0o755]))
+        let installed = InstalledRay(environment: ["PATH": "/nonexistent:\(bin.path)"])
+        #expect(installed.version(ofRay: "ray") == RayVersion(major: 2, minor: 44, patch: 1))
+        #expect(installed.version(ofRay: ray) == RayVersion("2.44.1"))
+        // An upgrade that broke off leaves two: not told apart this way.
+        try FileManager.default.createDirectory(at: packages.appending(path: "ray-2.60.0.dist-info"), withIntermediateDirectories: true)
+        #expect(installed.version(ofRay: "ray") == nil)
+        #expect(InstalledRay(environment: ["PATH": "/nonexistent"]).version(ofRay: "ray") == nil)
+        #expect(InstalledRay.version(ofDistInfo: "ray-2.52.1.dist-info") == RayVersion("2.52.1"))
+        #expect(RayVersion("2.52.0")!.hasTokenAuthentication && !RayVersion("2.51.9")!.hasTokenAuthentication)
     }
 }

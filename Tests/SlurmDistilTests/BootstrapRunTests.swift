@@ -32,7 +32,8 @@ import Testing
         init(
             plan: BootstrapPlan, script: FakePipeline.Script, settings: BootstrapRunSettings = BootstrapRunSettings(),
             probe: ((BootstrapPlan, FakeClock) -> FakeProbe)? = nil,
-            makeStep: (@Sendable (StepCommand, FakeClock, EventLog) -> FakeStep)? = nil
+            makeStep: (@Sendable (StepCommand, FakeClock, EventLog) -> FakeStep)? = nil,
+            token: String? = "t0ken-of-this-job-0123456789abcdef", warnings: [String] = []
         ) {
             let (clock, events) = (clock, events)
             let folder = MemoryJobFolder(events: events)
@@ -44,7 +45,7 @@ import Testing
                 launcher: launcher, probe: probe?(plan, clock) ?? FakeProbe.allUp(plan, clock: clock), pipeline: pipeline, folder: folder,
                 clock: clock, console: console, wallClock: { 1_700_000_000 })
             let job = try! JobSubmitter.prepare(JobRequest(entrypoint: ["python", "-u", "p.py"]), currentDirectory: "/work")
-            run = BootstrapRun(plan: plan, job: job, settings: settings, edges: edges, token: "t0ken-of-this-job-0123456789abcdef")
+            run = BootstrapRun(plan: plan, job: job, settings: settings, edges: edges, token: token, warnings: warnings)
         }
     }
 
@@ -254,5 +255,37 @@ import Testing
         #expect(killed == ["a", "b"])
         #expect(clock.now >= 10 && clock.now < 10.5, "two grace periods for both steps together, not one each")
         #expect(events.all == ["signal \(SIGUSR1) to a", "signal \(SIGUSR1) to b", "signal \(SIGTERM) to a", "signal \(SIGTERM) to b", "signal \(SIGKILL) to a", "signal \(SIGKILL) to b"])
+    }
+}
+
+@Suite struct BootstrapAuthenticationTests {
+    let plan = BootstrapRunTests().plan
+
+    @Test func aDashboardThatDoesNotEnforceTheTokenIsNeverGivenThePipeline() async throws {
+        let harness = BootstrapRunTests.Harness(plan: plan, script: .finish([], BootstrapRunTests.succeeded), probe: { plan, clock in
+            var probe = FakeProbe.allUp(plan, clock: clock)
+            probe.authentication = "unknown"
+            return probe
+        })
+        let outcome = await harness.run.run()
+        #expect(outcome.exitCode == ExitKind.environment.code)
+        #expect(outcome.failure?.message.contains("does not enforce token authentication") == true)
+        #expect(!harness.events.all.contains("submit"))
+    }
+
+    @Test func withoutAuthenticationNoTokenIsMadeOrPassed() async throws {
+        var insecure = plan
+        insecure.authentication = .none
+        let harness = BootstrapRunTests.Harness(plan: insecure, script: .finish([], BootstrapRunTests.succeeded), probe: { plan, clock in
+            var probe = FakeProbe.allUp(plan, clock: clock)
+            probe.authentication = "unknown"
+            return probe
+        }, token: nil, warnings: ["no authentication"])
+        let outcome = await harness.run.run()
+        #expect(outcome.exitCode == 0)
+        #expect(harness.folder.token.value == nil)
+        let environment = try #require(harness.launcher.environments.value.first)
+        #expect(environment["RAY_AUTH_MODE"] == nil && environment["RAY_AUTH_TOKEN"] == nil)
+        #expect(outcome.status.authentication == .none && outcome.status.warnings == ["no authentication"])
     }
 }

@@ -51,6 +51,8 @@ struct Bootstrap: AsyncParsableCommand {
     var requireShared: [String] = []
     @Flag(help: "Keep Ray's per-node Prometheus metrics exporter (off by default: it listens on every interface, without auth).")
     var metrics = false
+    @Flag(help: "Run a Ray older than 2.52, which has no token authentication; its dashboard then listens on the head's loopback only.")
+    var insecureNoAuth = false
     @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
     var dryRun = false
     @Argument(parsing: .postTerminator, help: "The pipeline command, after '--'.")
@@ -79,6 +81,7 @@ struct Bootstrap: AsyncParsableCommand {
         options.dashboardHost = dashboardHost
         options.metrics = metrics
         options.tensorParallelSize = tensorParallelSize
+        options.insecureNoAuth = insecureNoAuth
         var request = JobRequest(entrypoint: entrypoint)
         if let runtimeEnv {
             request.runtimeEnv = try RuntimeEnvironment.parse(yaml: files.read(runtimeEnv), path: runtimeEnv, environment: environment)
@@ -86,7 +89,7 @@ struct Bootstrap: AsyncParsableCommand {
         request.workingDir = workingDir
 
         let allocation = try Allocation(environment: environment, hostname: ProcessInfo.processInfo.hostName)
-        let setup = try BootstrapPlanner(directory: SystemNodeDirectory(environment: environment)).plan(
+        let setup = try BootstrapPlanner(directory: SystemNodeDirectory(environment: environment), installation: InstalledRay(environment: environment)).plan(
             allocation: allocation, options: options, request: request, currentDirectory: files.currentDirectory)
         for warning in setup.warnings { StandardError.write("slurm-distil: warning: \(warning)\n") }
         for note in setup.notes { StandardError.write("slurm-distil: \(note)\n") }
@@ -94,8 +97,9 @@ struct Bootstrap: AsyncParsableCommand {
             print(setup.plan.description, terminator: "")
             return
         }
-        let token = BootstrapRun.newToken()
-        let run = BootstrapRun(plan: setup.plan, job: setup.job, settings: settings, edges: .system(plan: setup.plan, token: token), token: token)
+        let token = setup.plan.authentication == .token ? BootstrapRun.newToken() : nil
+        let run = BootstrapRun(
+            plan: setup.plan, job: setup.job, settings: settings, edges: .system(plan: setup.plan, token: token), token: token, warnings: setup.warnings)
         let signals = SignalWatcher([SIGTERM, SIGINT, SIGHUP]) { run.requestTermination(signal: $0) }
         defer { signals.cancel() }
         let outcome = await run.run()

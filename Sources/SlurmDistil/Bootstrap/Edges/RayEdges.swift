@@ -22,6 +22,10 @@ public struct RayHeadProbe: RayClusterProbe {
         (try? await client.jobs()) != nil
     }
 
+    public func authenticationMode() async -> String {
+        (try? await client.authenticationMode()) ?? "unknown"
+    }
+
     public func nodes() async -> [RayNode]? {
         try? await client.nodes()
     }

@@ -91,14 +91,16 @@ public struct NodeAgent {
             tempDirectory: BootstrapPlan.rayTempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node),
             cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes)
         var childEnvironment = environment.merging(
-            BootstrapPlan.rayEnvironment(ports: settings.ports, drainTimeoutSeconds: settings.drainTimeoutSeconds, metrics: settings.metrics)
+            BootstrapPlan.rayEnvironment(
+                ports: settings.ports, drainTimeoutSeconds: settings.drainTimeoutSeconds, metrics: settings.metrics,
+                authentication: settings.authentication)
         ) { _, ours in ours }
         if case .interface(let name) = settings.policy {
             // Collective libraries pick their own interface otherwise, often not the one Ray uses.
             childEnvironment["NCCL_SOCKET_IFNAME"] = childEnvironment["NCCL_SOCKET_IFNAME"] ?? name
             childEnvironment["GLOO_SOCKET_IFNAME"] = childEnvironment["GLOO_SOCKET_IFNAME"] ?? name
         }
-        guard childEnvironment["RAY_AUTH_TOKEN"] != nil else {
+        guard settings.authentication == .none || childEnvironment["RAY_AUTH_TOKEN"] != nil else {
             throw Failure.environment("RAY_AUTH_TOKEN is not set for this step", hint: "_node only runs inside bootstrap's srun steps")
         }
         Self.say("\(node): starting Ray \(settings.role.rawValue) at \(address): \(ShellQuoting.join(command))")

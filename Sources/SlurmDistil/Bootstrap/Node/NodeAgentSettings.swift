@@ -15,11 +15,12 @@ public struct NodeAgentSettings: Sendable, Equatable {
     public var objectStoreBytes: Int?
     public var drainTimeoutSeconds: Int
     public var metrics: Bool
+    public var authentication: RayAuthentication
 
     public init(
         role: HostEntry.Role, jobID: String, ray: String = "ray", tempRoot: String = "/tmp", ports: RayPorts, policy: AddressPolicy = .auto,
         headAddress: String? = nil, dashboardHost: String? = nil, gpus: Int = 0, objectStoreBytes: Int? = nil, drainTimeoutSeconds: Int = 5,
-        metrics: Bool = false
+        metrics: Bool = false, authentication: RayAuthentication = .token
     ) {
         self.role = role
         self.jobID = jobID
@@ -33,6 +34,7 @@ public struct NodeAgentSettings: Sendable, Equatable {
         self.objectStoreBytes = objectStoreBytes
         self.drainTimeoutSeconds = drainTimeoutSeconds
         self.metrics = metrics
+        self.authentication = authentication
     }
 
     public var arguments: [String] {
@@ -45,17 +47,19 @@ public struct NodeAgentSettings: Sendable, Equatable {
         if let dashboardHost { words += ["--dashboard-host", dashboardHost] }
         if let objectStoreBytes { words += ["--object-store-memory", String(objectStoreBytes)] }
         if metrics { words.append("--metrics") }
+        if authentication == .none { words.append("--no-auth") }
         return words
     }
 
     public init(parsing words: [String]) throws(Failure) {
         var values: [String: String] = [:]
         var metrics = false
+        var authentication = RayAuthentication.token
         var index = 0
         while index < words.count {
             let word = words[index]
-            if word == "--metrics" {
-                metrics = true
+            if word == "--metrics" || word == "--no-auth" {
+                if word == "--metrics" { metrics = true } else { authentication = .none }
                 index += 1
                 continue
             }
@@ -80,7 +84,8 @@ public struct NodeAgentSettings: Sendable, Equatable {
             role: role, jobID: try required("--job-id"), ray: values["--ray"] ?? "ray", tempRoot: values["--temp-root"] ?? "/tmp",
             ports: RayPorts(base: base), policy: try AddressPolicy(addressFrom: values["--address-from"] ?? "auto", interface: values["--interface"]),
             headAddress: values["--head-address"], dashboardHost: values["--dashboard-host"], gpus: try number("--num-gpus") ?? 0,
-            objectStoreBytes: try number("--object-store-memory"), drainTimeoutSeconds: try number("--drain-timeout") ?? 5, metrics: metrics)
+            objectStoreBytes: try number("--object-store-memory"), drainTimeoutSeconds: try number("--drain-timeout") ?? 5, metrics: metrics,
+            authentication: authentication)
     }
 
     static let valueOptions: Set<String> = [

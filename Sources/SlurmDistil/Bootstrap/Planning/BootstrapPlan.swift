@@ -13,11 +13,21 @@ public struct BootstrapOptions: Sendable, Equatable {
     /// nil: `SUBMIT_DIR/slurm-distil-logs/JOBID`.
     public var jobFolder: String?
     public var tensorParallelSize: Int?
+    /// Run a Ray without token authentication (older than 2.52), its dashboard on the head's loopback.
+    public var insecureNoAuth = false
 
     public init(launcher: String, jobFolder: String? = nil) {
         self.launcher = launcher
         self.jobFolder = jobFolder
     }
+}
+
+/// How the job's Ray cluster checks who talks to it.
+public enum RayAuthentication: String, Sendable, Equatable, Codable {
+    /// RAY_AUTH_MODE=token with a fresh per-job token on every node and in every request.
+    case token
+    /// None: only with --insecure-no-auth, for a Ray older than 2.52.
+    case none
 }
 
 /// One srun step: its name in messages, its nodes, its command line.
@@ -46,8 +56,16 @@ public struct BootstrapPlan: Sendable, Equatable {
     public var tokenPath: String
     public var headStep: StepCommand
     public var workerStep: StepCommand?
+    public var authentication: RayAuthentication = .token
+    /// The venv's Ray, where it could be read before starting.
+    public var rayVersion: RayVersion?
 
-    public var dashboardURL: String { "http://\(Self.hostForURL(headAddress)):\(ports.dashboard)" }
+    /// Where bootstrap (on the head) reaches the dashboard: the address it is bound to, unless that
+    /// is every interface.
+    public var dashboardURL: String {
+        let host = ["0.0.0.0", "::"].contains(dashboardHost) ? headAddress : dashboardHost
+        return "http://\(Self.hostForURL(host)):\(ports.dashboard)"
+    }
     public var gcsAddress: String { "\(Self.hostForURL(headAddress)):\(ports.gcs)" }
 
     static func hostForURL(_ address: String) -> String { address.contains(":") ? "[\(address)]" : address }
@@ -68,7 +86,7 @@ public struct BootstrapPlan: Sendable, Equatable {
     /// The plan from what the planner found out: pure.
     public static func make(
         allocation: Allocation, options: BootstrapOptions, headAddress: String, ports: RayPorts,
-        expectedAddresses: [String: String] = [:], jobFolder: String? = nil
+        expectedAddresses: [String: String] = [:], jobFolder: String? = nil, authentication: RayAuthentication = .token
     ) throws(Failure) -> BootstrapPlan {
         let head = try AddressPlanner.head(of: allocation, requested: options.headNode)
         let workers = allocation.nodes.filter { $0 != head }
@@ -81,11 +99,11 @@ public struct BootstrapPlan: Sendable, Equatable {
         guard let folder = jobFolder ?? options.jobFolder else {
             throw Failure.usage("no job folder", hint: "give --job-folder")
         }
-        let dashboardHost = options.dashboardHost ?? headAddress
+        let dashboardHost = authentication == .none ? "127.0.0.1" : options.dashboardHost ?? headAddress
         let agent = NodeAgentSettings(
             role: .head, jobID: allocation.jobID, ray: options.ray, tempRoot: options.tempRoot, ports: ports, policy: options.policy,
             gpus: allocation.gpusPerNode, objectStoreBytes: options.objectStoreBytes, drainTimeoutSeconds: options.drainTimeoutSeconds,
-            metrics: options.metrics)
+            metrics: options.metrics, authentication: authentication)
         // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
         var common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(folder)/ray-%N.log"]
         // Each step asks for its nodes' GPUs itself: where devices are constrained, a step without them
@@ -110,7 +128,7 @@ public struct BootstrapPlan: Sendable, Equatable {
             jobID: allocation.jobID, nodes: allocation.nodes, head: head, workers: workers, headAddress: headAddress,
             dashboardHost: dashboardHost, ports: ports, cpusPerNode: allocation.cpusPerNode, gpusPerNode: allocation.gpusPerNode,
             expectedAddresses: expectedAddresses, jobFolder: folder, tempRoot: options.tempRoot, tokenPath: folder + "/token",
-            headStep: headStep, workerStep: workerStep)
+            headStep: headStep, workerStep: workerStep, authentication: authentication)
     }
 
     /// A short step that runs one task on every node of the allocation (checks, stack dumps).
@@ -147,9 +165,9 @@ public struct BootstrapPlan: Sendable, Equatable {
     }
 
     /// The environment `ray start` gets on every node, besides the token.
-    public static func rayEnvironment(ports: RayPorts, drainTimeoutSeconds: Int, metrics: Bool) -> [String: String] {
+    public static func rayEnvironment(ports: RayPorts, drainTimeoutSeconds: Int, metrics: Bool, authentication: RayAuthentication = .token) -> [String: String] {
         var environment = ports.environment
-        environment["RAY_AUTH_MODE"] = "token"
+        if authentication == .token { environment["RAY_AUTH_MODE"] = "token" }
         environment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(drainTimeoutSeconds)
         environment["RAY_USAGE_STATS_ENABLED"] = "0"
         if !metrics { environment["RAY_enable_metrics_collection"] = "0" }
@@ -162,7 +180,9 @@ public struct BootstrapPlan: Sendable, Equatable {
             "job \(jobID): \(nodes.count) nodes, head \(head) at \(headAddress), workers \(workers.isEmpty ? "none" : HostList.compact(workers))",
             "dashboard \(dashboardURL) (bound to \(dashboardHost)), GCS \(gcsAddress), ports \(ports.base)-\(ports.maxWorker)",
             "per node: \(cpusPerNode.first.map { "\($0) CPUs" } ?? "CPUs as Ray detects"), \(gpusPerNode) GPUs; private folder per node \(Self.tempDirectory(root: tempRoot, jobID: jobID, node: "NODE")) (0700) holding Ray's temp dir",
-            "token \(tokenPath) (0600), RAY_AUTH_MODE=token on every node",
+            authentication == .token
+                ? "token \(tokenPath) (0600), RAY_AUTH_MODE=token on every node"
+                : "NO authentication (--insecure-no-auth, Ray \(rayVersion?.description ?? "older than 2.52")): dashboard on the head's loopback only",
             "head step:   " + ShellQuoting.join(headStep.arguments),
         ]
         if let workerStep { lines.append("worker step: " + ShellQuoting.join(workerStep.arguments)) }

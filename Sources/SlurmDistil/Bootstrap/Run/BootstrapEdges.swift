@@ -21,6 +21,8 @@ public protocol StepLauncher: Sendable {
 public protocol RayClusterProbe: Sendable {
     func gcsAnswers() async -> Bool
     func dashboardAnswers() async -> Bool
+    /// What the dashboard says of its own authentication ("token"; anything else is none).
+    func authenticationMode() async -> String
     /// Ray's nodes, nil while the dashboard cannot say.
     func nodes() async -> [RayNode]?
 }

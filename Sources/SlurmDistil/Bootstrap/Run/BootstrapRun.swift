@@ -27,14 +27,15 @@ public actor BootstrapRun {
     let job: PreparedJob
     let settings: BootstrapRunSettings
     let edges: BootstrapEdges
-    let token: String
+    let token: String?
     private var status: BootstrapStatus
     private let started: Double
     private let steps = StepRegistry()
     private let terminationRequested = Locked(false)
     private let work = Locked<Task<Result<RayJobInfo, Failure>, Never>?>(nil)
 
-    public init(plan: BootstrapPlan, job: PreparedJob, settings: BootstrapRunSettings, edges: BootstrapEdges, token: String) {
+    /// `token` is nil when the plan runs without authentication.
+    public init(plan: BootstrapPlan, job: PreparedJob, settings: BootstrapRunSettings, edges: BootstrapEdges, token: String?, warnings: [String] = []) {
         self.plan = plan
         self.job = job
         self.settings = settings
@@ -42,6 +43,7 @@ public actor BootstrapRun {
         self.token = token
         started = edges.clock.now
         status = BootstrapStatus(plan: plan, startedAt: edges.wallClock())
+        status.warnings = warnings
     }
 
     /// SIGTERM/SIGINT/SIGHUP: stop the pipeline, keep its output, tear down. Safe from any thread.
@@ -102,8 +104,11 @@ public actor BootstrapRun {
 
     private func phases() async throws(Failure) -> RayJobInfo {
         var environment = BootstrapPlan.stepEnvironment(settings.environment)
-        environment["RAY_AUTH_MODE"] = "token"
-        environment["RAY_AUTH_TOKEN"] = token
+        environment["RAY_AUTH_TOKEN"] = nil
+        if let token {
+            environment["RAY_AUTH_MODE"] = "token"
+            environment["RAY_AUTH_TOKEN"] = token
+        }
         let bringUp = RayBringUp(
             plan: plan, edges: edges, readyTimeout: settings.readyTimeout, environment: environment, steps: steps,
             terminationRequested: terminationRequested)
@@ -114,7 +119,7 @@ public actor BootstrapRun {
         let watch = PipelineWatch(
             plan: plan, edges: edges, watchdog: settings.watchdog,
             redactor: SecretRedactor(
-                environment: settings.environment, runtimeEnvSecrets: job.runtimeEnv.secrets, token: RayToken(value: token, source: plan.tokenPath)),
+                environment: settings.environment, runtimeEnvSecrets: job.runtimeEnv.secrets, token: token.map { RayToken(value: $0, source: plan.tokenPath) }),
             environment: environment, steps: steps, terminationRequested: terminationRequested)
         return try await watch.run(job) { [self] id in await submitted(id) }
     }
@@ -153,7 +158,7 @@ public actor BootstrapRun {
 
     private func prepareFolder() throws(Failure) {
         try edges.folder.create()
-        try edges.folder.writeToken(token)
+        if let token { try edges.folder.writeToken(token) }
         writeStatus()
     }
 

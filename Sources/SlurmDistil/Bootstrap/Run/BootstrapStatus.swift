@@ -48,6 +48,11 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
     public var jobStatus: RayJobInfo.Status?
     public var message: String?
     public var seconds: [Phase: Double] = [:]
+    /// "token", or "none" with --insecure-no-auth.
+    public var authentication: RayAuthentication
+    public var rayVersion: String?
+    /// What the run warned about (no authentication, a dashboard on every interface).
+    public var warnings: [String]
 
     public init(plan: BootstrapPlan, startedAt: Double) {
         slurmJobID = plan.jobID
@@ -58,6 +63,9 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
         self.startedAt = (startedAt * 1000).rounded() / 1000
         status = .starting
         exitCode = 0
+        authentication = plan.authentication
+        rayVersion = plan.rayVersion?.description
+        warnings = []
     }
 
     public var portBase: Int { Int(rayPorts.split(separator: "-").first ?? "") ?? 0 }

@@ -37,6 +37,16 @@ struct RayBringUp: Sendable {
                 hint: "a port may be taken or the head failed; see \(plan.jobFolder)/ray-\(plan.head).log")
         ) { await edges.probe.dashboardAnswers() }
         await reached(.headReady)
+        // No silent downgrade: a Ray that ignores RAY_AUTH_MODE (older than 2.52) serves everyone.
+        if plan.authentication == .token {
+            let mode = await edges.probe.authenticationMode()
+            guard mode == "token" else {
+                throw Failure(
+                    .environment,
+                    "Ray's dashboard at \(plan.dashboardURL) does not enforce token authentication (it says: \(mode)); its Ray is probably older than 2.52, and its Jobs API would run any code for anyone who reaches it",
+                    hint: "use a venv with ray[default]>=2.52, or, on a network you trust, add --insecure-no-auth")
+            }
+        }
         try await waitForNodes(until: deadline)
         await reached(.rayReady)
     }
