@@ -47,6 +47,16 @@ public struct NodeAgent {
     static let headCheckInterval = 2.0
     static let headMissesBeforeStopping = 5
 
+    /// The end of Ray's own logs of this node, to this step's output (the job folder's ray-NODE.log).
+    static func reportRayLogs(_ rayTemp: String) {
+        let logs = rayTemp + "/session_latest/logs"
+        for name in ["raylet.out", "raylet.err", "gcs_server.out", "gcs_server.err", "dashboard.log", "dashboard_agent.log"] {
+            guard let text = try? String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8), !text.isEmpty else { continue }
+            let tail = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(15).joined(separator: "\n")
+            say("--- last lines of Ray's \(name):\n\(tail)")
+        }
+    }
+
     /// Removes `path` even while Ray's last processes still write into it: a removal fails as a whole
     /// when an entry appears or vanishes under it.
     static func removeFolder(_ path: String) {
@@ -148,6 +158,8 @@ public struct NodeAgent {
         // The handler is still stopping the rest of the tree and removing the folder: returning now
         // would end the process halfway through (a CI run once found a folder left that way).
         if stopping.value { _ = stopped.wait(timeout: .now() + 10) }
+        // Ray's own logs say why it ended, and they live in the folder removed below.
+        if !stopping.value { Self.reportRayLogs(BootstrapPlan.rayTempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node)) }
         let leftovers = tree.value.filter(ProcessTree.isAlive)
         ProcessTree.terminate(leftovers, grace: 2)
         Self.removeFolder(temp)
