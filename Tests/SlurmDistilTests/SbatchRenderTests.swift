@@ -193,3 +193,25 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         }
     }
 }
+
+/// The README repeats two lists for users; they must stay the lists the code owns.
+@Suite struct ReadmeListsTests {
+    func readmeWords(after marker: String) throws -> [String] {
+        let readme = try String(contentsOf: PackagePaths.root.appending(path: "README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: marker)).upperBound
+        let open = try #require(readme[start...].firstIndex(of: "`"))
+        let close = try #require(readme[readme.index(after: open)...].firstIndex(of: "`"))
+        return readme[readme.index(after: open)..<close]
+            .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "(" || $0 == ")" }).map(String.init)
+    }
+
+    @Test func templateVariablesAreTheRenderContexts() throws {
+        let listed = try readmeWords(after: "The variables:")
+        #expect(Set(listed) == SbatchRenderer.knownVariables)
+        #expect(listed.count == SbatchRenderer.knownVariables.count, "no name listed twice")
+    }
+
+    @Test func profileKeysAreTheSettingKeys() throws {
+        #expect(try readmeWords(after: "Keys:") == SettingKey.allCases.map(\.rawValue))
+    }
+}

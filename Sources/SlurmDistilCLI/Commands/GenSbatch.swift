@@ -18,7 +18,7 @@ struct GenSbatch: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("N"), .long], help: "Number of nodes (one Ray node each).")
+    @Option(name: [.customShort("N"), .long], help: "Number of nodes (one Ray node each; default \(Settings.builtInDefault(.nodes))).")
     var nodes: Int?
     @Option(help: "GPUs per node (--gpus-per-node).")
     var gpusPerNode: Int?
@@ -38,15 +38,15 @@ struct GenSbatch: AsyncParsableCommand {
     var constraint: String?
     @Flag(help: "Ask for whole nodes (--exclusive).")
     var exclusive = false
-    @Option(name: [.customShort("J"), .long], help: "Job name (default slurm-distil).")
+    @Option(name: [.customShort("J"), .long], help: "Job name (default \(Settings.builtInDefault(.jobName))).")
     var jobName: String?
-    @Option(help: "Folder for the job's output files (default slurm-distil-logs, created here).")
+    @Option(help: "Folder for the job's output files (default \(Settings.builtInDefault(.logDir)), created here).")
     var logDir: String?
     @Option(help: "Slurm output file (default LOG_DIR/%x-%j.out).")
     var output: String?
     @Option(help: "Slurm error file (default: with the output).")
     var error: String?
-    @Option(help: "How long before the time limit Slurm asks the pipeline to stop: 120, 90s, 5m (default 120).")
+    @Option(help: "How long before the time limit Slurm asks the pipeline to stop: 120, 90s, 5m (default \(Settings.builtInDefault(.signalLead))).")
     var signalLead: String?
     @Option(help: "Python venv to activate on every node.")
     var venv: String?
