@@ -166,12 +166,28 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         ([.signalLead: .text("soon")], "invalid duration"),
         ([.signalLead: .text("70000")], "invalid value '70000'"),
         ([.time: .text("1:00"), .signalLead: .text("120")], "is not shorter than the time limit"),
+        ([.time: .text("2"), .signalLead: .text("2m")], "is not shorter than the time limit"),
+        ([.signalLead: .text("0")], "invalid value '0'"),
+        ([.signalLead: .text("0m")], "invalid value '0m'"),
         ([.venv: .text("/v"), .condaEnv: .text("c")], "both a venv"),
     ])
     func refusesBadInput(pairs: [SettingKey: SettingValue], fragment: String) {
         expectFailure(.usage, containing: fragment) {
             _ = try SbatchRequest(settings: settings(pairs), entrypoint: ["x"], defaultLauncher: launcher)
         }
+    }
+
+    @Test func warnsOnlyWhenThePartitionDecidesTheLimitOfAScriptThatSignals() throws {
+        let sbatch = SbatchRenderer.builtInTemplates["sbatch"]!
+        let untimed = try SbatchRequest(settings: settings([.signalLead: .text("5m")]), entrypoint: nil, defaultLauncher: launcher)
+        let warnings = SbatchRenderer.warnings(for: untimed, template: sbatch)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("no --time given") == true)
+        #expect(warnings.first?.contains("300 s before it") == true)
+        let timed = try SbatchRequest(settings: settings([.time: .text("1:00:00")]), entrypoint: nil, defaultLauncher: launcher)
+        #expect(SbatchRenderer.warnings(for: timed, template: sbatch).isEmpty)
+        // sbatch-srun sends no signal, so its lead cannot be wrong.
+        #expect(SbatchRenderer.warnings(for: untimed, template: SbatchRenderer.builtInTemplates["sbatch-srun"]!).isEmpty)
     }
 
     @Test func refusesEmptyEntrypoints() {

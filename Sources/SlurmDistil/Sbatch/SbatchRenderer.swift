@@ -46,13 +46,32 @@ public enum SbatchRenderer {
     public static let knownVariables: Set<String> = Set(
         TemplateVariable.allCases.map(\.rawValue) + TemplateVariable.EnvironmentField.allCases.map(\.rawValue))
 
+    /// What the user should know about a valid script: the checks that only Slurm can make.
+    public static func warnings(for request: SbatchRequest, template text: String) -> [String] {
+        var warnings: [String] = []
+        let used = Set(tags(in: text).map { $0.name.split(separator: ".").first.map(String.init) ?? "" })
+        if request.time == nil, used.contains(TemplateVariable.signalLead.rawValue) {
+            // The limit is then the partition's DefaultTime (else its MaxTime), which only slurmctld knows.
+            warnings.append(
+                "no --time given: the partition's default time limit applies, and the pipeline is asked to stop \(request.signalLeadSeconds) s before it (--signal-lead); at once if that limit is not longer")
+        }
+        return warnings
+    }
+
+    private static func tags(in text: String) -> [(sigil: String, name: String, range: Range<String.Index>)] {
+        let tag = try! NSRegularExpression(pattern: #"\{\{(\{?)\s*([#^/&!>%=]?)\s*([^}]*?)\s*\}?\}\}"#)
+        return tag.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { match in
+            (
+                Range(match.range(at: 2), in: text).map { String(text[$0]) } ?? "",
+                Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? "",
+                Range(match.range, in: text)!
+            )
+        }
+    }
+
     /// Refuses a template that names a variable the tool does not provide, instead of rendering it empty.
     static func checkVariables(in text: String, templateName: String) throws(Failure) {
-        let tag = try! NSRegularExpression(pattern: #"\{\{(\{?)\s*([#^/&!>%=]?)\s*([^}]*?)\s*\}?\}\}"#)
-        let range = NSRange(text.startIndex..., in: text)
-        for match in tag.matches(in: text, range: range) {
-            let sigil = Range(match.range(at: 2), in: text).map { String(text[$0]) } ?? ""
-            let name = Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? ""
+        for (sigil, name, range) in tags(in: text) {
             switch sigil {
             case "!":
                 continue
@@ -63,7 +82,7 @@ public enum SbatchRenderer {
             default:
                 let head = name.split(separator: ".").first.map(String.init) ?? "."
                 if name == "." || knownVariables.contains(head) { continue }
-                let line = text[..<Range(match.range, in: text)!.lowerBound].filter { $0 == "\n" }.count + 1
+                let line = text[..<range.lowerBound].filter { $0 == "\n" }.count + 1
                 throw Failure.usage(
                     "template \(templateName) line \(line) uses '\(name)', which slurm-distil does not provide",
                     hint: "the variables are: \(knownVariables.sorted().joined(separator: ", "))")

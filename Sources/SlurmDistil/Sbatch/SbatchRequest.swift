@@ -71,6 +71,11 @@ public struct SbatchRequest: Sendable, Equatable {
         } catch {
             throw reader.annotate(error, .signalLead)
         }
+        if signalLeadSeconds == 0 {
+            throw reader.invalid(
+                .signalLead, reader.text(.signalLead) ?? "0",
+                hint: "a lead of 0 s signals the pipeline only when Slurm ends the job anyway; give the time it needs to stop, e.g. 120 or 5m")
+        }
         if signalLeadSeconds > Self.maximumSignalLead {
             throw reader.invalid(
                 .signalLead, String(signalLeadSeconds), hint: "Slurm's --signal accepts at most \(Self.maximumSignalLead) seconds")
