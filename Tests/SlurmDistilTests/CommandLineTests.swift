@@ -18,6 +18,8 @@ import TestSupport
         let result = try run(["gen-sbatch", "--nodes", "2", "--gpus-per-node", "1"], in: directory)
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("#!/bin/bash\n"))
+        #expect(!result.stdout.contains("\n\n\n"), "no two blank lines in a row")
+        #expect(result.stderr.contains("slurm-distil: warning: no --time given"), "\(result.stderr)")
         #expect(try runProcess("/bin/bash", ["-n"], input: result.stdout).status == 0)
         #expect(FileManager.default.fileExists(atPath: directory.appending(path: "slurm-distil-logs").path))
         #expect(result.stdout.contains("exec \(PackagePaths.binary.hasPrefix("/") ? "" : "")"))

@@ -68,6 +68,48 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         }
     }
 
+    /// Every built-in template with and without each optional set-up part, with and without a command:
+    /// valid bash, never two blank lines in a row, the set-up parts changing nothing above `set -e`. The golden file
+    /// holds each combination from `set -euo pipefail` on.
+    @Test func everyCombinationOfOptionalParts() throws {
+        for name in SbatchRenderer.builtInTemplates.keys.sorted() {
+            var golden = "# \(name): every combination of the optional set-up parts, from `set -euo pipefail` on\n"
+            var headers: [Bool: String] = [:]
+            for python in ["", "venv", "conda"] {
+                for modules in [false, true] {
+                    for env in [false, true] {
+                        for chdir in [false, true] {
+                            for entrypoint in [nil, ["python", "-u", "pipeline.py"]] as [[String]?] {
+                                var pairs: [SettingKey: SettingValue] = [.nodes: .integer(2), .time: .text("1:00:00")]
+                                if python == "venv" { pairs[.venv] = .text("/shared/envs/ray") }
+                                if python == "conda" { pairs[.condaEnv] = .text("ray") }
+                                if modules { pairs[.modules] = .list(["cuda/12.4", "gcc/12"]) }
+                                if env { pairs[.env] = .list(["HF_HUB_OFFLINE=1", "HF_TOKEN"]) }
+                                if chdir { pairs[.chdir] = .text("/shared/project") }
+                                let label = [
+                                    python.isEmpty ? nil : python, modules ? "modules" : nil, env ? "env" : nil, chdir ? "chdir" : nil,
+                                    entrypoint == nil ? "command at submission" : "command",
+                                ].compactMap { $0 }.joined(separator: ", ")
+                                let script = try render(pairs, entrypoint: entrypoint, template: name)
+                                #expect(!script.contains("\n\n\n"), "\(name), \(label): two blank lines in a row")
+                                #expect(!script.hasSuffix("\n\n"), "\(name), \(label): ends with a blank line")
+                                let check = try bashSyntaxCheck(script)
+                                #expect(check.status == 0, "\(name), \(label): \(check.stderr)")
+                                let parts = script.components(separatedBy: "set -euo pipefail\n")
+                                try #require(parts.count == 2, "\(name), \(label): one `set -euo pipefail` line")
+                                let given = entrypoint != nil
+                                #expect(headers[given] == nil || headers[given] == parts[0], "\(name), \(label): the header changed")
+                                headers[given] = parts[0]
+                                golden += "\n=== \(label) ===\nset -euo pipefail\n" + parts[1]
+                            }
+                        }
+                    }
+                }
+            }
+            try expectGolden(golden, "\(name)-combinations.txt")
+        }
+    }
+
     /// Runs the generated script for real (without sbatch): the launcher it execs is a recorder, so the
     /// test sees the exact words and environment the script produced from hostile values.
     @Test func hostileValuesReachTheLauncherExactly() throws {
