@@ -230,6 +230,7 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         #expect(SbatchRenderer.warnings(for: timed, template: sbatch).isEmpty)
         // sbatch-srun sends no signal, so its lead cannot be wrong.
         #expect(SbatchRenderer.warnings(for: untimed, template: SbatchRenderer.builtInTemplates["sbatch-srun"]!).isEmpty)
+        #expect(SbatchRenderer.warnings(for: untimed, template: "#!/bin/bash\n{{! signalLead }}\n").isEmpty)
     }
 
     @Test func refusesEmptyEntrypoints() {

@@ -49,7 +49,7 @@ public enum SbatchRenderer {
     /// What the user should know about a valid script: the checks that only Slurm can make.
     public static func warnings(for request: SbatchRequest, template text: String) -> [String] {
         var warnings: [String] = []
-        let used = Set(tags(in: text).map { $0.name.split(separator: ".").first.map(String.init) ?? "" })
+        let used = Set(tags(in: text).filter { $0.sigil != "!" }.map { $0.name.split(separator: ".").first.map(String.init) ?? "" })
         if request.time == nil, used.contains(TemplateVariable.signalLead.rawValue) {
             // The limit is then the partition's DefaultTime (else its MaxTime), which only slurmctld knows.
             warnings.append(
