@@ -7,7 +7,7 @@ public enum JobTable {
     /// `width`: the terminal's width when stdout is one; lines are cut to it. nil: nothing is cut (a pipe
     /// or a file gets the whole entrypoint).
     public static func render(_ jobs: [RayJobInfo], width: Int?) -> String {
-        let sorted = jobs.sorted { ($0.startTime ?? 0) < ($1.startTime ?? 0) }
+        let sorted = ordered(jobs)
         let idWidth = max("SUBMISSION ID".count, sorted.map(\.id.count).max() ?? 0)
         let statusWidth = "SUCCEEDED".count
         var lines = [row("SUBMISSION ID", "STATUS", "ENTRYPOINT", idWidth, statusWidth)]
@@ -17,6 +17,11 @@ public enum JobTable {
         // A narrow terminal still gets every id whole and the start of each entrypoint.
         let keep = width.map { max($0, idWidth + statusWidth + 4 + 10) }
         return lines.map { line in keep.map { cut(line, to: $0) } ?? line }.joined(separator: "\n") + "\n"
+    }
+
+    /// Oldest first, as the table and `list --json` show them.
+    public static func ordered(_ jobs: [RayJobInfo]) -> [RayJobInfo] {
+        jobs.sorted { ($0.startTime ?? 0) < ($1.startTime ?? 0) }
     }
 
     private static func row(_ id: String, _ status: String, _ entrypoint: String, _ idWidth: Int, _ statusWidth: Int) -> String {

@@ -232,7 +232,7 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let jobs = try await cluster.client().jobs()
         if json {
-            print(try Output.json(jobs.sorted { ($0.startTime ?? 0) < ($1.startTime ?? 0) }))
+            print(try Output.json(JobTable.ordered(jobs)))
             return
         }
         print(JobTable.render(jobs, width: Self.terminalWidth()), terminator: "")
