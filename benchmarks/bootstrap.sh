@@ -3,15 +3,13 @@
 # bootstrap against the launcher script of distilabel's and Ray's docs (fixed sleeps, one srun per
 # worker), same nodes, same Ray, in one run; and the head's own `ray start` plus one worker join as
 # the floor. Prints a table with ratios; writes benchmarks/results/bootstrap.txt.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-RUNS=${RUNS:-3}
-OUT=$ROOT/benchmarks/results/bootstrap.txt
-VC=$ROOT/scripts/vcluster
-BIN=$ROOT/.build/debug/slurm-distil
-scripts/setup >/dev/null
-swift build --quiet
+# Quick mode (QUICK=1 or --quick, see common.sh): each of the three once, on 2 nodes, no ratios.
+source "$(dirname "$0")/common.sh"
+if [ "$QUICK" = 1 ]; then
+    RUNS=1 SIZES=2 JOB_TIMEOUT=${JOB_TIMEOUT_QUICK:-300}
+else
+    RUNS=${RUNS:-3} SIZES="2 3"
+fi
 "$VC" status >/dev/null 2>&1 || "$VC" up >/dev/null
 WORK=$(mktemp -d /tmp/sd-bench-XXXX)
 cd "$WORK"
@@ -62,25 +60,20 @@ echo "floor=$(echo "$(date +%s.%N) - $start" | awk '{print $1 - $3}')"
 srun --overlap --ntasks-per-node=1 ray stop --force >/dev/null 2>&1 || true
 SCRIPT
 
-wait_job() {
-    while :; do
-        state=$("$VC" exec ctl scontrol show job "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2)
-        case "$state" in PENDING | RUNNING | CONFIGURING | COMPLETING) sleep 0.5 ;; *) break ;; esac
-    done
-}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 
 declare -A result
-for nodes in 2 3; do
+for nodes in $SIZES; do
     "$BIN" gen-sbatch --no-profile -N "$nodes" --time 10 -J ours --venv "$ROOT/.venv-ray" \
         --bootstrap-arg=--object-store-memory --bootstrap-arg=80M -o ours.sh -- python -c 'print(1)' 2>/dev/null
     ours=() docs=()
     for _ in $(seq "$RUNS"); do
         id=$("$VC" exec ctl sbatch --parsable ours.sh)
-        wait_job "$id"
+        state=$(wait_job "$id")
+        require_completed "$id" "$state" "$WORK/slurm-distil-logs/ours-$id.out"
         ours+=("$(grep -o '"submitted" : [0-9.]*' "slurm-distil-logs/$id/status.json" | awk '{print $3}')")
         id=$("$VC" exec ctl sbatch --parsable -N "$nodes" --export=ALL,VENV="$ROOT/.venv-ray" docs.sh)
-        wait_job "$id"
+        wait_job "$id" >/dev/null
         docs+=("$(grep -o 'submitted_after=[0-9.]*' "docs-$id.out" | cut -d= -f2)")
     done
     result[ours$nodes]=$(printf '%s\n' "${ours[@]}" | median)
@@ -89,16 +82,23 @@ done
 floors=()
 for _ in $(seq "$RUNS"); do
     id=$("$VC" exec ctl sbatch --parsable -N 2 --export=ALL,VENV="$ROOT/.venv-ray" floor.sh)
-    wait_job "$id"
+    wait_job "$id" >/dev/null
     floors+=("$(grep -o 'floor=[0-9.]*' "floor-$id.out" | cut -d= -f2)")
 done
 floor=$(printf '%s\n' "${floors[@]}" | median)
 
-mkdir -p "$(dirname "$OUT")"
+if [ "$QUICK" = 1 ]; then
+    {
+        echo "quick mode (one run each, nothing compared), $BUILD, $(date -u +%F)"
+        echo "batch start to pipeline submitted on 2 nodes: bootstrap ${result[ours2]}s, docs' script ${result[docs2]}s; floor ${floor}s"
+    } | tee "$OUT"
+    cd "$ROOT" && rm -rf "$WORK"
+    exit 0
+fi
 {
-    echo "Batch start to pipeline submitted, virtual cluster (Slurm 22.05, Ray 2.60, 2 cores shared by all nodes), median of $RUNS, $(date -u +%F)"
+    echo "Batch start to pipeline submitted, virtual cluster (Slurm 22.05, Ray 2.60, 2 cores shared by all nodes), $BUILD, median of $RUNS, $(date -u +%F)"
     printf '%-8s %14s %14s %8s\n' nodes bootstrap "docs' script" ratio
-    for nodes in 2 3; do
+    for nodes in $SIZES; do
         printf '%-8s %13.1fs %13.1fs %7.1fx\n' "$nodes" "${result[ours$nodes]}" "${result[docs$nodes]}" \
             "$(awk "BEGIN {print ${result[docs$nodes]} / ${result[ours$nodes]}}")"
     done

@@ -7,9 +7,13 @@ at scale without Ray's start-up cost. Understands what bootstrap passes:
   fake-ray.py start --block --address=A:P --node-ip-address=B --num-gpus=G ...
       reports B to the head's dashboard (port P + 1, as bootstrap plans it) and blocks
 
+Every node reports CPU and GPU resources as Ray does: --num-cpus, else the machine's CPU count, and
+--num-gpus (bootstrap's readiness waits for both; a stand-in without CPUs once kept it waiting).
+
 Jobs submitted to the stand-in succeed at once. Runs until SIGTERM.
 """
 import json
+import os
 import signal
 import socket
 import sys
@@ -27,15 +31,23 @@ for arg in sys.argv[2:]:
 
 ip = args["node-ip-address"]
 gpus = float(args.get("num-gpus", 0))
+cpus = float(args.get("num-cpus", os.cpu_count() or 1))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 if "head" not in args:
     host, port = args["address"].rsplit(":", 1)
-    body = json.dumps({"ip": ip, "gpus": gpus}).encode()
+    body = json.dumps({"ip": ip, "cpus": cpus, "gpus": gpus}).encode()
     urllib.request.urlopen(urllib.request.Request(f"http://{host}:{int(port) + 1}/report", data=body, method="POST"), timeout=10)
     threading.Event().wait()
 
-nodes = [{"node_ip": ip, "state": "ALIVE", "resources_total": {"GPU": gpus} if gpus else {}}]
+
+
+def resources(cpus, gpus):
+    # Ray leaves a resource out of resources_total when the node has none of it.
+    return {name: amount for name, amount in (("CPU", cpus), ("GPU", gpus)) if amount}
+
+
+nodes = [{"node_ip": ip, "state": "ALIVE", "resources_total": resources(cpus, gpus)}]
 jobs = {}
 lock = threading.Lock()
 
@@ -76,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         if self.path == "/report":
             with lock:
-                nodes.append({"node_ip": body["ip"], "state": "ALIVE", "resources_total": {"GPU": body["gpus"]} if body["gpus"] else {}})
+                nodes.append({"node_ip": body["ip"], "state": "ALIVE", "resources_total": resources(body["cpus"], body["gpus"])})
             self.reply({"ok": True})
         elif self.path == "/api/jobs/":
             sid = body.get("submission_id") or "fake"

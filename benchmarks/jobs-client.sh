@@ -4,19 +4,18 @@
 #   wall time of `submit --no-wait` and `status` (median of RUNS)
 #   pack + upload of a working_dir of ~50 MB in ~5,000 files (new content each run, so it is uploaded)
 #   peak resident memory of `logs --follow` on a job that prints 100 MB
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-RUNS=${RUNS:-7}
+# Needs no virtual cluster. Quick mode (QUICK=1 or --quick, see common.sh): one run of each, a working_dir
+# of 0.5 MB in 50 files and 1 MB of output, no ratios; it fails if a byte of the output is missing.
+source "$(dirname "$0")/common.sh"
+if [ "$QUICK" = 1 ]; then
+    RUNS=1 DIRS=5 FILES=10 LINES=10000
+else
+    RUNS=${RUNS:-7} DIRS=50 FILES=100 LINES=1000000
+fi
 HOST=127.0.0.5
 BASE=24000
 TMP=/tmp/sdb-$BASE
 RAY=$ROOT/.venv-ray/bin/ray
-OUT=$ROOT/benchmarks/results/jobs-client.txt
-
-scripts/setup >/dev/null
-swift build -c release --quiet
-BIN=$ROOT/.build/release/slurm-distil
 
 cleanup() { Tests/Fixtures/stop_processes_under.sh "$TMP/r"; rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -52,20 +51,20 @@ ray_submit=$(median "$RAY" job submit --no-wait -- true)
 ours_status=$(median "$BIN" status "$id")
 ray_status=$(median "$RAY" job status "$id")
 
-# ~50 MB in ~5,000 files; one file changes before each run so that every run packs and uploads.
+# ~50 MB in ~5,000 files (10 kB each); one file changes before each run so that every run packs and uploads.
 WD=$TMP/wd
-for d in $(seq 0 49); do
+for d in $(seq 1 "$DIRS"); do
     mkdir -p "$WD/d$d"
-    for f in $(seq 0 99); do head -c 10000 /dev/urandom >"$WD/d$d/f$f.bin"; done
+    for f in $(seq 1 "$FILES"); do head -c 10000 /dev/urandom >"$WD/d$d/f$f.bin"; done
 done
 upload() { head -c 16 /dev/urandom >"$WD/changing"; cd "$WD" && "$@" --working-dir . --no-wait -- true; }
 ours_upload=$(median upload "$BIN" submit)
 ray_upload=$(median upload "$RAY" job submit)
 
-# 100 MB of output, then the peak memory of following it to the end.
+# 100 MB of output (LINES lines of 100 bytes), then the peak memory of following it to the end.
 big=$("$BIN" submit --no-wait -- python -c "import sys
 line = 'x' * 99 + '\n'
-for _ in range(1_000_000): sys.stdout.write(line)")
+for _ in range($LINES): sys.stdout.write(line)")
 ours_rss=$(/usr/bin/time -f %M "$BIN" logs "$big" --follow 2>&1 >/dev/null | tail -1)
 ray_rss=$(/usr/bin/time -f %M "$RAY" job logs "$big" --follow 2>&1 >/dev/null | tail -1)
 # Most of a process's RSS is shared library pages; its own working memory is the anonymous part,
@@ -83,11 +82,22 @@ peak_anonymous() {
 ours_anon=$(peak_anonymous "$BIN" logs "$big" --follow)
 ray_anon=$(peak_anonymous "$RAY" job logs "$big" --follow)
 ours_bytes=$("$BIN" logs "$big" --follow 2>/dev/null | wc -c)
+if [ "$ours_bytes" -lt $((LINES * 100)) ]; then
+    echo "$NAME: logs --follow delivered $ours_bytes bytes of the job's $((LINES * 100))" >&2
+    exit 1
+fi
 
+if [ "$QUICK" = 1 ]; then
+    {
+        echo "quick mode (one run each, small inputs, nothing compared), $BUILD, $(date -u +%F)"
+        echo "submit ${ours_submit}s/${ray_submit}s, status ${ours_status}s/${ray_status}s, upload ${ours_upload}s/${ray_upload}s (slurm-distil/ray job)"
+        echo "logs --follow: ${ours_bytes} bytes, peak RSS ${ours_rss} kB, peak anonymous ${ours_anon} kB"
+    } | tee "$OUT"
+    exit 0
+fi
 ratio() { awk "BEGIN {printf \"%.1f\", $1 / $2}"; }
-mkdir -p "$(dirname "$OUT")"
 {
-    echo "Jobs client vs Ray's CLI ($("$RAY" --version | head -1)), one Ray head on $HOST, median of $RUNS runs, $(date -u +%F)"
+    echo "Jobs client vs Ray's CLI ($("$RAY" --version | head -1)), one Ray head on $HOST, $BUILD, median of $RUNS runs, $(date -u +%F)"
     printf '%-40s %12s %12s %8s\n' "measure" "slurm-distil" "ray job" "ratio"
     printf '%-40s %11.3fs %11.3fs %7sx\n' "submit --no-wait (wall)" "$ours_submit" "$ray_submit" "$(ratio "$ray_submit" "$ours_submit")"
     printf '%-40s %11.3fs %11.3fs %7sx\n' "status (wall)" "$ours_status" "$ray_status" "$(ratio "$ray_status" "$ours_status")"

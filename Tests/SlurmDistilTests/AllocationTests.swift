@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SlurmDistil
+@testable import SlurmDistilCLI
 
 /// Environments recorded inside jobs on the virtual cluster (Slurm 22.05), one per way of asking for GPUs.
 enum RecordedEnvironment {
@@ -130,6 +131,33 @@ struct FakeNodeDirectory: NodeDirectory {
         expectFailure(.environment, containing: "n1 does not resolve") {
             _ = try AddressPlanner(directory: FakeNodeDirectory(records: nil)).plan(allocation, policy: .dns)
         }
+    }
+
+    @Test func surveyShowsEveryNodeAndWhyOneHasNoAddress() throws {
+        let allocation = try Allocation(nodeList: "n[01-03],gpu7")
+        let directory = FakeNodeDirectory(records: nil, dns: ["n02": ["127.0.1.1"], "gpu7": ["10.0.0.7"]])
+        let survey = try AddressPlanner(directory: directory).survey(allocation, policy: .dns)
+        #expect(survey.plan.hosts.map(\.name) == ["n01", "n02", "n03", "gpu7"])
+        #expect(survey.plan.hosts.map(\.address) == [nil, nil, nil, "10.0.0.7"])
+        #expect(survey.plan.hosts[0].problem == "node n01 has no address: n01 does not resolve")
+        #expect(survey.plan.hosts[1].problem?.contains("resolves only to loopback") == true)
+        #expect(survey.plan.hosts[3].problem == nil)
+        #expect(survey.failures.map(\.node) == ["n01", "n02", "n03"])
+        let summary = try #require(survey.summary)
+        #expect(summary.kind == .environment)
+        #expect(summary.message.hasPrefix("3 of 4 nodes have no address (n[01-03]); the first: node n01 has no address"))
+        #expect(summary.hint?.contains("check DNS or /etc/hosts for n01") == true)
+        let table = HostsReport.table(survey.plan)
+        #expect(table.split(separator: "\n").count == 6, "a summary line, the header, and all four nodes: \(table)")
+        #expect(table.contains("n01   head    NONE      -     0     node n01 has no address: n01 does not resolve"), "\(table)")
+        #expect(table.contains("gpu7  worker  10.0.0.7"))
+        // A run that needs every node still stops at the first without an address.
+        expectFailure(.environment, containing: "node n01 has no address") {
+            _ = try AddressPlanner(directory: directory).plan(allocation, policy: .dns)
+        }
+        let one = try AddressPlanner(directory: directory).survey(try Allocation(nodeList: "n01,gpu7"), policy: .dns)
+        #expect(one.summary?.message == "node n01 has no address: n01 does not resolve")
+        #expect(try AddressPlanner(directory: directory).survey(try Allocation(nodeList: "gpu7"), policy: .dns).summary == nil)
     }
 
     @Test func slurmPolicyNeedsAConfiguration() {

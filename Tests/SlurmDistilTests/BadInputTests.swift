@@ -41,6 +41,12 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(arguments: ["gen-sbatch", "--nodes", "two"], message: "'two' is invalid"),
         BadInput(arguments: ["gen-sbatch", "--mem", "lots"], message: "invalid value 'lots' for --mem"),
         BadInput(arguments: ["gen-sbatch", "--signal-lead", "99999999"], message: "invalid duration '99999999'"),
+        BadInput(arguments: ["gen-sbatch", "--time", "99999999:00:00"], message: "time limit '99999999:00:00' is beyond what Slurm can take (at most 24855-03:13:08)"),
+        BadInput(arguments: ["gen-sbatch", "--signal-lead", "0"], message: "invalid value '0' for --signal-lead"),
+        BadInput(arguments: ["gen-sbatch", "--time", "2", "--signal-lead", "2m"], message: "the signal lead time (120 s, --signal-lead) is not shorter than the time limit"),
+        BadInput(arguments: ["gen-sbatch", "--nodes", "-1"], message: "invalid value '-1' for --nodes"),
+        BadInput(arguments: ["gen-sbatch", "--gpus-per-node", "-2"], message: "invalid value '-2' for --gpus-per-node"),
+        BadInput(arguments: ["gen-sbatch", "--signal-lead", "-5"], message: "invalid duration '-5'"),
         BadInput(arguments: ["gen-sbatch", "--job-name", "a b"], message: "for --job-name"),
         BadInput(arguments: ["gen-sbatch", "--partition", "gpu;reboot"], message: "for --partition"),
         BadInput(arguments: ["gen-sbatch", "--sbatch-arg", "nodash"], message: "for --sbatch-arg"),
@@ -64,6 +70,8 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         // host lists and interfaces
         BadInput(arguments: ["hosts", "--nodelist", "n[1-"], message: "the '[' at position 2 is never closed"),
         BadInput(arguments: ["hosts", "--nodelist", "n[3-1]"], message: "invalid node list"),
+        // libslurm prints its own error above ours for a range it will not expand; the check must refuse first.
+        BadInput(arguments: ["hosts", "--nodelist", "n[1-100000]"], message: "the range 1-100000 names 100000 hosts; Slurm expands at most 65536 in one range"),
         BadInput(arguments: ["hosts", "--nodelist", ""], message: "the node list is empty"),
         BadInput(arguments: ["hosts", "--nodelist", "n1", "--address-from", "bogus"], message: "unknown --address-from \"bogus\""),
         BadInput(arguments: ["hosts", "--nodelist", "n1", "--address-from", "interface"], message: "needs --interface NAME"),

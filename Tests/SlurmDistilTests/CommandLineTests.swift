@@ -18,6 +18,8 @@ import TestSupport
         let result = try run(["gen-sbatch", "--nodes", "2", "--gpus-per-node", "1"], in: directory)
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("#!/bin/bash\n"))
+        #expect(!result.stdout.contains("\n\n\n"), "no two blank lines in a row")
+        #expect(result.stderr.contains("slurm-distil: warning: no --time given"), "\(result.stderr)")
         #expect(try runProcess("/bin/bash", ["-n"], input: result.stdout).status == 0)
         #expect(FileManager.default.fileExists(atPath: directory.appending(path: "slurm-distil-logs").path))
         #expect(result.stdout.contains("exec \(PackagePaths.binary.hasPrefix("/") ? "" : "")"))
@@ -47,6 +49,22 @@ import TestSupport
         #expect(script.hasSuffix(" bootstrap -- echo 'a b'\n"))
         let attributes = try FileManager.default.attributesOfItem(atPath: output.path)
         #expect((attributes[.posixPermissions] as? Int ?? 0) & 0o100 != 0)
+    }
+
+    @Test func hostsShowsEveryNodeThenFailsForTheOnesWithoutAnAddress() throws {
+        // An address literal resolves without DNS; the reserved .invalid name never resolves.
+        let arguments = ["hosts", "--nodelist", "10.0.0.7,sd-no-such-node.invalid", "--address-from", "dns"]
+        let table = try run(arguments)
+        #expect(table.status == 3, "\(table.stderr)")
+        let rows = table.stdout.split(separator: "\n").map { $0.split(separator: " ").prefix(3).map(String.init) }
+        #expect(rows.contains(["10.0.0.7", "head", "10.0.0.7"]), "\(table.stdout)")
+        #expect(rows.contains(["sd-no-such-node.invalid", "worker", "NONE"]), "\(table.stdout)")
+        #expect(table.stderr.hasPrefix("slurm-distil: error: node sd-no-such-node.invalid has no address: sd-no-such-node.invalid does not resolve\nhint: "), "\(table.stderr)")
+        let json = try run(arguments + ["--json"])
+        #expect(json.status == 3)
+        let plan = try JSONDecoder().decode(HostPlan.self, from: json.stdoutData)
+        #expect(plan.hosts.map(\.address) == ["10.0.0.7", nil])
+        #expect(plan.hosts[1].problem?.contains("does not resolve") == true)
     }
 
     @Test func helpAndTemplatesList() throws {

@@ -27,10 +27,15 @@ import TestSupport
         ("n[a-b]", "other than numbers"), ("n[[1-2]]", "other than numbers"), ("n[]", "other than numbers"),
         ("n[1-2]x", "text follows"), ("n[1-2]-ib", "text follows"), ("n[1--2]", "other than numbers"),
         ("n[1,,2]", "other than numbers"), ("", "empty"), (" , ", "empty"), ("n$1", "not allowed"), ("n[1-2]][", "no matching"),
-        ("n[1-999999]", "more than 100000"), ("a[1-1000]b[1-1000]", "more than 100000"),
+        ("n[1-999999]", "at most 65536 in one range"), ("n[0-65536]", "names 65537 hosts"), ("a[1-1000]b[1-1000]", "more than 100000"),
+        ("n[1-60000,60001-120000]", "more than 100000"),
     ])
     func refusesWhatSlurmRejectsAndWhatLibslurmGetsWrong(list: String, fragment: String) {
         expectFailure(.usage, containing: fragment) { _ = try HostList.expand(list) }
+    }
+
+    @Test func theLongestRangeLibslurmTakesIsExpanded() throws {
+        #expect(try HostList.expand("n[1-\(HostList.maximumRange)]").count == HostList.maximumRange)
     }
 
     @Test func compactsLikeSlurm() {

@@ -68,6 +68,48 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         }
     }
 
+    /// Every built-in template with and without each optional set-up part, with and without a command:
+    /// valid bash, never two blank lines in a row, the set-up parts changing nothing above `set -e`. The golden file
+    /// holds each combination from `set -euo pipefail` on.
+    @Test func everyCombinationOfOptionalParts() throws {
+        for name in SbatchRenderer.builtInTemplates.keys.sorted() {
+            var golden = "# \(name): every combination of the optional set-up parts, from `set -euo pipefail` on\n"
+            var headers: [Bool: String] = [:]
+            for python in ["", "venv", "conda"] {
+                for modules in [false, true] {
+                    for env in [false, true] {
+                        for chdir in [false, true] {
+                            for entrypoint in [nil, ["python", "-u", "pipeline.py"]] as [[String]?] {
+                                var pairs: [SettingKey: SettingValue] = [.nodes: .integer(2), .time: .text("1:00:00")]
+                                if python == "venv" { pairs[.venv] = .text("/shared/envs/ray") }
+                                if python == "conda" { pairs[.condaEnv] = .text("ray") }
+                                if modules { pairs[.modules] = .list(["cuda/12.4", "gcc/12"]) }
+                                if env { pairs[.env] = .list(["HF_HUB_OFFLINE=1", "HF_TOKEN"]) }
+                                if chdir { pairs[.chdir] = .text("/shared/project") }
+                                let label = [
+                                    python.isEmpty ? nil : python, modules ? "modules" : nil, env ? "env" : nil, chdir ? "chdir" : nil,
+                                    entrypoint == nil ? "command at submission" : "command",
+                                ].compactMap { $0 }.joined(separator: ", ")
+                                let script = try render(pairs, entrypoint: entrypoint, template: name)
+                                #expect(!script.contains("\n\n\n"), "\(name), \(label): two blank lines in a row")
+                                #expect(!script.hasSuffix("\n\n"), "\(name), \(label): ends with a blank line")
+                                let check = try bashSyntaxCheck(script)
+                                #expect(check.status == 0, "\(name), \(label): \(check.stderr)")
+                                let parts = script.components(separatedBy: "set -euo pipefail\n")
+                                try #require(parts.count == 2, "\(name), \(label): one `set -euo pipefail` line")
+                                let given = entrypoint != nil
+                                #expect(headers[given] == nil || headers[given] == parts[0], "\(name), \(label): the header changed")
+                                headers[given] = parts[0]
+                                golden += "\n=== \(label) ===\nset -euo pipefail\n" + parts[1]
+                            }
+                        }
+                    }
+                }
+            }
+            try expectGolden(golden, "\(name)-combinations.txt")
+        }
+    }
+
     /// Runs the generated script for real (without sbatch): the launcher it execs is a recorder, so the
     /// test sees the exact words and environment the script produced from hostile values.
     @Test func hostileValuesReachTheLauncherExactly() throws {
@@ -166,12 +208,29 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         ([.signalLead: .text("soon")], "invalid duration"),
         ([.signalLead: .text("70000")], "invalid value '70000'"),
         ([.time: .text("1:00"), .signalLead: .text("120")], "is not shorter than the time limit"),
+        ([.time: .text("2"), .signalLead: .text("2m")], "is not shorter than the time limit"),
+        ([.signalLead: .text("0")], "invalid value '0'"),
+        ([.signalLead: .text("0m")], "invalid value '0m'"),
         ([.venv: .text("/v"), .condaEnv: .text("c")], "both a venv"),
     ])
     func refusesBadInput(pairs: [SettingKey: SettingValue], fragment: String) {
         expectFailure(.usage, containing: fragment) {
             _ = try SbatchRequest(settings: settings(pairs), entrypoint: ["x"], defaultLauncher: launcher)
         }
+    }
+
+    @Test func warnsOnlyWhenThePartitionDecidesTheLimitOfAScriptThatSignals() throws {
+        let sbatch = SbatchRenderer.builtInTemplates["sbatch"]!
+        let untimed = try SbatchRequest(settings: settings([.signalLead: .text("5m")]), entrypoint: nil, defaultLauncher: launcher)
+        let warnings = SbatchRenderer.warnings(for: untimed, template: sbatch)
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("no --time given") == true)
+        #expect(warnings.first?.contains("300 s before it") == true)
+        let timed = try SbatchRequest(settings: settings([.time: .text("1:00:00")]), entrypoint: nil, defaultLauncher: launcher)
+        #expect(SbatchRenderer.warnings(for: timed, template: sbatch).isEmpty)
+        // sbatch-srun sends no signal, so its lead cannot be wrong.
+        #expect(SbatchRenderer.warnings(for: untimed, template: SbatchRenderer.builtInTemplates["sbatch-srun"]!).isEmpty)
+        #expect(SbatchRenderer.warnings(for: untimed, template: "#!/bin/bash\n{{! signalLead }}\n").isEmpty)
     }
 
     @Test func refusesEmptyEntrypoints() {
@@ -191,5 +250,27 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         } catch {
             #expect(error.message.contains("'nodes' at site.yaml:1"))
         }
+    }
+}
+
+/// The README repeats two lists for users; they must stay the lists the code owns.
+@Suite struct ReadmeListsTests {
+    func readmeWords(after marker: String) throws -> [String] {
+        let readme = try String(contentsOf: PackagePaths.root.appending(path: "README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: marker)).upperBound
+        let open = try #require(readme[start...].firstIndex(of: "`"))
+        let close = try #require(readme[readme.index(after: open)...].firstIndex(of: "`"))
+        return readme[readme.index(after: open)..<close]
+            .split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "(" || $0 == ")" }).map(String.init)
+    }
+
+    @Test func templateVariablesAreTheRenderContexts() throws {
+        let listed = try readmeWords(after: "The variables:")
+        #expect(Set(listed) == SbatchRenderer.knownVariables)
+        #expect(listed.count == SbatchRenderer.knownVariables.count, "no name listed twice")
+    }
+
+    @Test func profileKeysAreTheSettingKeys() throws {
+        #expect(try readmeWords(after: "Keys:") == SettingKey.allCases.map(\.rawValue))
     }
 }

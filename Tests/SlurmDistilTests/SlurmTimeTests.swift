@@ -43,6 +43,15 @@ import TestSupport
         }
     }
 
+    /// The edge is where libslurm 22.05's time_str2mins stops giving the right number of minutes.
+    @Test func acceptsWhatSbatchReadsCorrectlyAndNothingLonger() throws {
+        #expect(try SlurmTime(parsing: "24855-03:13:08").seconds == 2_147_483_588)
+        #expect(try SlurmTime(parsing: "35791393").seconds == 35_791_393 * 60)
+        for text in ["24855-03:13:09", "35791394", "99999999:00:00", "4166666-15:00:00"] {
+            expectFailure(.usage, containing: "beyond what Slurm can take (at most 24855-03:13:08)") { _ = try SlurmTime(parsing: text) }
+        }
+    }
+
     @Test(arguments: [("120", 120), ("90s", 90), ("2m", 120), ("1h", 3_600)])
     func parsesDurations(text: String, seconds: Int) throws {
         #expect(try DurationText.seconds(parsing: text, option: "--x") == seconds)

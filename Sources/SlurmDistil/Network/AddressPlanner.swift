@@ -65,6 +65,8 @@ public struct HostEntry: Sendable, Equatable, Codable {
     public var reason: String
     public var cpus: Int?
     public var gpus: Int
+    /// Why this node has no address at all (it does not resolve, it has no such interface); nil when it has one.
+    public var problem: String?
 }
 
 public struct HostPlan: Sendable, Equatable, Codable {
@@ -74,6 +76,27 @@ public struct HostPlan: Sendable, Equatable, Codable {
     public var policy: String
     public var gpuSource: String
     public var hosts: [HostEntry]
+}
+
+/// Every node of an allocation, and the nodes that have no address with why.
+public struct HostSurvey: Sendable {
+    public struct NodeFailure: Sendable {
+        public var node: String
+        public var failure: Failure
+    }
+
+    public var plan: HostPlan
+    public var failures: [NodeFailure]
+
+    /// One failure for all the nodes without an address, of the first one's kind (exit status); nil if none.
+    public var summary: Failure? {
+        guard let first = failures.first else { return nil }
+        guard failures.count > 1 else { return first.failure }
+        return Failure(
+            first.failure.kind,
+            "\(failures.count) of \(plan.hosts.count) nodes have no address (\(HostList.compact(failures.map(\.node)))); the first: \(first.failure.message)",
+            hint: first.failure.hint)
+    }
 }
 
 /// Roles and addresses for every node: pure, given what the directory answers.
@@ -95,7 +118,17 @@ public struct AddressPlanner {
         return requested
     }
 
+    /// Every node's address, for a run that needs them all: the first node without one fails it.
     public func plan(_ allocation: Allocation, policy: AddressPolicy, headNode: String? = nil) throws(Failure) -> HostPlan {
+        let survey = try self.survey(allocation, policy: policy, headNode: headNode)
+        if let first = survey.failures.first { throw first.failure }
+        return survey.plan
+    }
+
+    /// Every node, those without an address included with the reason, so that `hosts` can show the whole
+    /// allocation (one name that did not resolve once hid every other node). What concerns every node at
+    /// once (no slurm.conf for --address-from slurm, a --head-node outside the allocation) is still thrown.
+    public func survey(_ allocation: Allocation, policy: AddressPolicy, headNode: String? = nil) throws(Failure) -> HostSurvey {
         let head = try Self.head(of: allocation, requested: headNode)
         var records: [String: SlurmNodeRecord]? = nil
         switch policy {
@@ -113,17 +146,24 @@ public struct AddressPlanner {
             break
         }
         var hosts: [HostEntry] = []
+        var failures: [HostSurvey.NodeFailure] = []
         for (index, name) in allocation.nodes.enumerated() {
-            let (address, reason) = try self.address(of: name, policy: policy, records: records, thisNode: allocation.thisNode)
-            hosts.append(
-                HostEntry(
-                    name: name, role: name == head ? .head : .worker, address: address, reason: reason,
-                    cpus: index < allocation.cpusPerNode.count ? allocation.cpusPerNode[index] : nil,
-                    gpus: allocation.gpusPerNode))
+            var entry = HostEntry(
+                name: name, role: name == head ? .head : .worker, address: nil, reason: "",
+                cpus: index < allocation.cpusPerNode.count ? allocation.cpusPerNode[index] : nil, gpus: allocation.gpusPerNode)
+            do {
+                (entry.address, entry.reason) = try self.address(of: name, policy: policy, records: records, thisNode: allocation.thisNode)
+            } catch {
+                entry.reason = error.message
+                entry.problem = error.message
+                failures.append(HostSurvey.NodeFailure(node: name, failure: error))
+            }
+            hosts.append(entry)
         }
-        return HostPlan(
+        let plan = HostPlan(
             jobID: allocation.jobID, nodeList: allocation.nodeList, head: head, policy: policy.name,
             gpuSource: allocation.gpuSource, hosts: hosts)
+        return HostSurvey(plan: plan, failures: failures)
     }
 
     func address(of node: String, policy: AddressPolicy, records: [String: SlurmNodeRecord]?, thisNode: String?)

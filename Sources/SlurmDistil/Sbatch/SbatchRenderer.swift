@@ -32,65 +32,46 @@ public enum SbatchRenderer {
         return template.render(context)
     }
 
-    /// The values a template can use. Everything `SbatchRequest` holds is here; nothing else is.
+    /// The values a template can use: every variable of `TemplateVariable` that this request has.
     public static func context(for request: SbatchRequest, version: String) -> [String: Any] {
-        var context: [String: Any] = [
-            "version": version,
-            "jobName": request.jobName,
-            "nodes": request.nodes,
-            "exclusive": request.exclusive,
-            "output": request.output,
-            "logDir": request.logDirectory,
-            "signalLead": request.signalLeadSeconds,
-            "sbatchArgs": request.sbatchArguments,
-            "modules": request.modules,
-            "hasModules": !request.modules.isEmpty,
-            "environment": request.environment.map { entry -> [String: Any] in
-                switch entry {
-                case .assign(let name, let value): ["name": name, "value": value, "inherit": false]
-                case .inherit(let name): ["name": name, "value": "", "inherit": true]
-                }
-            },
-            "launcher": request.launcher,
-            "bootstrapArgs": request.bootstrapArguments,
-            "entrypoint": request.entrypoint ?? [],
-            "hasEntrypoint": request.entrypoint != nil,
-        ]
-        func put(_ key: String, _ value: Any?) {
-            if let value { context[key] = value }
+        var context: [String: Any] = [:]
+        for variable in TemplateVariable.allCases {
+            if let value = variable.value(in: request, version: version) { context[variable.rawValue] = value }
         }
-        put("gpusPerNode", request.gpusPerNode.flatMap { $0 > 0 ? $0 : nil })
-        put("cpusPerTask", request.cpusPerTask)
-        put("memory", request.memory)
-        put("time", request.time?.description)
-        put("partition", request.partition)
-        put("qos", request.qos)
-        put("account", request.account)
-        put("constraint", request.constraint)
-        put("error", request.error)
-        put("venv", request.venv)
-        put("venvActivate", request.venv.map { $0 + "/bin/activate" })
-        put("condaEnv", request.condaEnv)
-        put("chdir", request.chdir)
         return context
     }
 
     /// Every name a template could refer to, optional ones included, so that a user's template that
     /// uses `{{gpusPerNode}}` is valid even when this request has no GPUs.
-    public static let knownVariables: Set<String> = [
-        "version", "jobName", "nodes", "gpusPerNode", "cpusPerTask", "memory", "time", "partition", "qos",
-        "account", "constraint", "exclusive", "output", "error", "logDir", "signalLead", "sbatchArgs", "modules",
-        "hasModules", "venv", "venvActivate", "condaEnv", "environment", "name", "value", "inherit", "chdir",
-        "launcher", "bootstrapArgs", "entrypoint", "hasEntrypoint",
-    ]
+    public static let knownVariables: Set<String> = Set(
+        TemplateVariable.allCases.map(\.rawValue) + TemplateVariable.EnvironmentField.allCases.map(\.rawValue))
+
+    /// What the user should know about a valid script: the checks that only Slurm can make.
+    public static func warnings(for request: SbatchRequest, template text: String) -> [String] {
+        var warnings: [String] = []
+        let used = Set(tags(in: text).filter { $0.sigil != "!" }.map { $0.name.split(separator: ".").first.map(String.init) ?? "" })
+        if request.time == nil, used.contains(TemplateVariable.signalLead.rawValue) {
+            // The limit is then the partition's DefaultTime (else its MaxTime), which only slurmctld knows.
+            warnings.append(
+                "no --time given: the partition's default time limit applies, and the pipeline is asked to stop \(request.signalLeadSeconds) s before it (--signal-lead); at once if that limit is not longer")
+        }
+        return warnings
+    }
+
+    private static func tags(in text: String) -> [(sigil: String, name: String, range: Range<String.Index>)] {
+        let tag = try! NSRegularExpression(pattern: #"\{\{(\{?)\s*([#^/&!>%=]?)\s*([^}]*?)\s*\}?\}\}"#)
+        return tag.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { match in
+            (
+                Range(match.range(at: 2), in: text).map { String(text[$0]) } ?? "",
+                Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? "",
+                Range(match.range, in: text)!
+            )
+        }
+    }
 
     /// Refuses a template that names a variable the tool does not provide, instead of rendering it empty.
     static func checkVariables(in text: String, templateName: String) throws(Failure) {
-        let tag = try! NSRegularExpression(pattern: #"\{\{(\{?)\s*([#^/&!>%=]?)\s*([^}]*?)\s*\}?\}\}"#)
-        let range = NSRange(text.startIndex..., in: text)
-        for match in tag.matches(in: text, range: range) {
-            let sigil = Range(match.range(at: 2), in: text).map { String(text[$0]) } ?? ""
-            let name = Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? ""
+        for (sigil, name, range) in tags(in: text) {
             switch sigil {
             case "!":
                 continue
@@ -101,11 +82,64 @@ public enum SbatchRenderer {
             default:
                 let head = name.split(separator: ".").first.map(String.init) ?? "."
                 if name == "." || knownVariables.contains(head) { continue }
-                let line = text[..<Range(match.range, in: text)!.lowerBound].filter { $0 == "\n" }.count + 1
+                let line = text[..<range.lowerBound].filter { $0 == "\n" }.count + 1
                 throw Failure.usage(
                     "template \(templateName) line \(line) uses '\(name)', which slurm-distil does not provide",
                     hint: "the variables are: \(knownVariables.sorted().joined(separator: ", "))")
             }
+        }
+    }
+}
+
+/// One variable of the render context. The exhaustive switch in `value(in:version:)` is the only place a
+/// variable gets its value, so the context and the names a template may use cannot drift apart.
+public enum TemplateVariable: String, CaseIterable, Sendable {
+    case version, jobName, nodes, gpusPerNode, cpusPerTask, memory, time, partition, qos, account, constraint
+    case exclusive, output, error, logDir, signalLead, sbatchArgs, modules, hasModules, venv, venvActivate, condaEnv
+    case environment, chdir, launcher, bootstrapArgs, entrypoint, hasEntrypoint
+
+    /// The fields of each `environment` entry.
+    public enum EnvironmentField: String, CaseIterable, Sendable { case name, value, inherit }
+
+    /// nil: the request has no such value, so `{{#name}}` sections are skipped.
+    func value(in request: SbatchRequest, version: String) -> Any? {
+        switch self {
+        case .version: version
+        case .jobName: request.jobName
+        case .nodes: request.nodes
+        case .gpusPerNode: request.gpusPerNode.flatMap { $0 > 0 ? $0 : nil }
+        case .cpusPerTask: request.cpusPerTask
+        case .memory: request.memory
+        case .time: request.time?.description
+        case .partition: request.partition
+        case .qos: request.qos
+        case .account: request.account
+        case .constraint: request.constraint
+        case .exclusive: request.exclusive
+        case .output: request.output
+        case .error: request.error
+        case .logDir: request.logDirectory
+        case .signalLead: request.signalLeadSeconds
+        case .sbatchArgs: request.sbatchArguments
+        case .modules: request.modules
+        case .hasModules: !request.modules.isEmpty
+        case .venv: request.venv
+        case .venvActivate: request.venv.map { $0 + "/bin/activate" }
+        case .condaEnv: request.condaEnv
+        case .environment:
+            request.environment.map { entry -> [String: Any] in
+                let (name, value, inherit): (String, String, Bool) =
+                    switch entry {
+                    case .assign(let name, let value): (name, value, false)
+                    case .inherit(let name): (name, "", true)
+                    }
+                return [EnvironmentField.name.rawValue: name, EnvironmentField.value.rawValue: value, EnvironmentField.inherit.rawValue: inherit]
+            }
+        case .chdir: request.chdir
+        case .launcher: request.launcher
+        case .bootstrapArgs: request.bootstrapArguments
+        case .entrypoint: request.entrypoint ?? []
+        case .hasEntrypoint: request.entrypoint != nil
         }
     }
 }

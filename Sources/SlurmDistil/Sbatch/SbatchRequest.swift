@@ -40,9 +40,11 @@ public struct SbatchRequest: Sendable, Equatable {
 
     /// Builds and checks a request from merged settings. `entrypoint` is what followed `--`, nil if no `--`.
     public init(settings: Settings, entrypoint: [String]?, defaultLauncher: String) throws(Failure) {
-        let reader = SettingReader(settings: settings)
-        jobName = try reader.directive(.jobName) ?? "slurm-distil"
-        nodes = try reader.integer(.nodes, atLeast: 1) ?? 1
+        // Settings.builtInDefaults is the one owner of every default; a caller that merged them already
+        // loses nothing, one that did not still gets them.
+        let reader = SettingReader(settings: Settings.builtInDefaults.overridden(by: settings))
+        jobName = try reader.present(reader.directive(.jobName), .jobName)
+        nodes = try reader.present(reader.integer(.nodes, atLeast: 1), .nodes)
         gpusPerNode = try reader.integer(.gpusPerNode, atLeast: 0)
         cpusPerTask = try reader.integer(.cpusPerTask, atLeast: 1)
         memory = try reader.directive(.memory)
@@ -61,13 +63,18 @@ public struct SbatchRequest: Sendable, Equatable {
         account = try reader.directive(.account)
         constraint = try reader.directive(.constraint)
         exclusive = reader.flag(.exclusive)
-        logDirectory = try reader.directive(.logDir) ?? "slurm-distil-logs"
+        logDirectory = try reader.present(reader.directive(.logDir), .logDir)
         output = try reader.directive(.output) ?? "\(logDirectory)/%x-%j.out"
         error = try reader.directive(.error)
         do {
-            signalLeadSeconds = try DurationText.seconds(parsing: reader.text(.signalLead) ?? "120", option: "signal lead")
+            signalLeadSeconds = try DurationText.seconds(parsing: reader.present(reader.text(.signalLead), .signalLead), option: "signal lead")
         } catch {
             throw reader.annotate(error, .signalLead)
+        }
+        if signalLeadSeconds == 0 {
+            throw reader.invalid(
+                .signalLead, reader.text(.signalLead) ?? "0",
+                hint: "a lead of 0 s signals the pipeline only when Slurm ends the job anyway; give the time it needs to stop, e.g. 120 or 5m")
         }
         if signalLeadSeconds > Self.maximumSignalLead {
             throw reader.invalid(
@@ -122,7 +129,7 @@ public struct SbatchRequest: Sendable, Equatable {
             }
         }
         self.entrypoint = entrypoint
-        template = reader.text(.template) ?? "sbatch"
+        template = try reader.present(reader.text(.template), .template)
     }
 
     private static func environmentEntry(_ text: String, _ reader: SettingReader) throws(Failure) -> EnvironmentEntry {
@@ -165,6 +172,14 @@ struct SettingReader {
 
     func annotate(_ failure: Failure, _ key: SettingKey) -> Failure {
         Failure(failure.kind, failure.message + " (\(optionName(key)))", hint: failure.hint)
+    }
+
+    /// A value every merged setting has (from Settings.builtInDefaults); only a wrong type can lose it.
+    func present<Value>(_ value: Value?, _ key: SettingKey) throws(Failure) -> Value {
+        guard let value else {
+            throw invalid(key, settings[key]?.value.description ?? "", hint: "give a single value, e.g. \(key.rawValue): \(Settings.builtInDefaults[key]?.value.description ?? "value")")
+        }
+        return value
     }
 
     func text(_ key: SettingKey) -> String? {

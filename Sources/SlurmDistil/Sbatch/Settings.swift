@@ -112,6 +112,11 @@ public struct Settings: Sendable, Equatable {
         .template: Setting(.text("sbatch"), from: .builtIn),
     ])
 
+    /// The built-in default of `key` as help texts show it.
+    public static func builtInDefault(_ key: SettingKey) -> String {
+        builtInDefaults[key]?.value.description ?? "none"
+    }
+
     /// The merged settings as `key = value  (source)` lines, in a stable order.
     public func report() -> String {
         let rows = values.keys.sorted().map { key in (key.rawValue, values[key]!.value.description, values[key]!.source.description) }

@@ -57,7 +57,19 @@ public enum SlurmTime: Sendable, Equatable, CustomStringConvertible {
         if case .limited(0) = self {
             throw Failure.usage("time limit \(MessageQuoting.quote(text)) is zero", hint: "give a positive time limit, e.g. 0:30:00")
         }
+        if let seconds = self.seconds, seconds > Self.maximumSeconds {
+            throw Failure.usage(
+                "time limit \(Self.describe(text)) is beyond what Slurm can take (at most \(SlurmTime.limited(seconds: Self.maximumSeconds)))",
+                hint: "give a shorter limit, or UNLIMITED (the partition's MaxTime applies either way)")
+        }
     }
+
+    /// The longest limit sbatch reads correctly. Slurm stores limits in minutes as a uint32, but sbatch
+    /// first computes seconds in a signed 32-bit int and rounds up with `(s + 59) / 60` (time_str2secs
+    /// and time_str2mins in src/common/parse_time.c); anything longer wraps around to a negative number
+    /// (refused by sbatch) or to a short limit. Checked against libslurm 22.05: 24855-03:13:08 gives
+    /// 35791394 minutes, 24855-03:13:09 gives -35791394.
+    public static let maximumSeconds = Int(Int32.max) - 59
 
     /// The canonical form Slurm prints, `D-HH:MM:SS` or `HH:MM:SS`.
     public var description: String {

@@ -8,6 +8,9 @@ import Foundation
 public enum HostList {
     /// Lists longer than this are refused before expansion; no allocation is that large.
     public static let maximumHosts = 100_000
+    /// libslurm refuses a longer range with its own line on stderr (`_parse_single_range: Too many hosts in
+    /// range`, MAX_RANGE in hostlist.c); 65536 is accepted and 65537 is not (libslurm 22.05).
+    public static let maximumRange = 65_536
 
     public static func expand(_ list: String) throws(Failure) -> [String] {
         try validate(list)
@@ -102,6 +105,9 @@ public enum HostList {
                 high = try number(bytes, from: &index, list: list, groupStart: start)
                 guard low <= high else {
                     throw invalid(list, "the range \(low)-\(high) runs backwards")
+                }
+                guard high - low < maximumRange else {
+                    throw invalid(list, "the range \(low)-\(high) names \(high - low + 1) hosts; Slurm expands at most \(maximumRange) in one range")
                 }
             }
             count += high - low + 1

@@ -18,15 +18,15 @@ struct GenSbatch: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("N"), .long], help: "Number of nodes (one Ray node each).")
+    @Option(name: [.customShort("N"), .long], parsing: .unconditional, help: "Number of nodes (one Ray node each; default \(Settings.builtInDefault(.nodes))).")
     var nodes: Int?
-    @Option(help: "GPUs per node (--gpus-per-node).")
+    @Option(parsing: .unconditional, help: "GPUs per node (--gpus-per-node).")
     var gpusPerNode: Int?
-    @Option(help: "CPUs for the one task on each node.")
+    @Option(parsing: .unconditional, help: "CPUs for the one task on each node.")
     var cpusPerTask: Int?
     @Option(help: "Memory per node, e.g. 64G (--mem).")
     var mem: String?
-    @Option(name: [.customShort("t"), .long], help: "Time limit in a Slurm form: 30, 0:30:00, 1-12 ...")
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Time limit in a Slurm form: 30, 0:30:00, 1-12 ...")
     var time: String?
     @Option(name: [.customShort("p"), .long], help: "Partition.")
     var partition: String?
@@ -38,15 +38,15 @@ struct GenSbatch: AsyncParsableCommand {
     var constraint: String?
     @Flag(help: "Ask for whole nodes (--exclusive).")
     var exclusive = false
-    @Option(name: [.customShort("J"), .long], help: "Job name (default slurm-distil).")
+    @Option(name: [.customShort("J"), .long], help: "Job name (default \(Settings.builtInDefault(.jobName))).")
     var jobName: String?
-    @Option(help: "Folder for the job's output files (default slurm-distil-logs, created here).")
+    @Option(help: "Folder for the job's output files (default \(Settings.builtInDefault(.logDir)), created here).")
     var logDir: String?
     @Option(help: "Slurm output file (default LOG_DIR/%x-%j.out).")
     var output: String?
     @Option(help: "Slurm error file (default: with the output).")
     var error: String?
-    @Option(help: "How long before the time limit Slurm asks the pipeline to stop: 120, 90s, 5m (default 120).")
+    @Option(parsing: .unconditional, help: "How long before the time limit Slurm asks the pipeline to stop: 120, 90s, 5m (default \(Settings.builtInDefault(.signalLead))).")
     var signalLead: String?
     @Option(help: "Python venv to activate on every node.")
     var venv: String?
@@ -150,6 +150,10 @@ struct GenSbatch: AsyncParsableCommand {
                 if createdLogDirectory { try? FileManager.default.removeItem(atPath: request.logDirectory) }
                 throw error
             }
+        }
+        // After everything that can fail: an error stays the first line of a failed run.
+        for warning in SbatchRenderer.warnings(for: request, template: templateText) {
+            StandardError.write("slurm-distil: warning: \(warning)\n")
         }
         if createdLogDirectory {
             StandardError.write("slurm-distil: created \(request.logDirectory)/ for the job's output (Slurm does not create it)\n")

@@ -44,8 +44,10 @@ struct Hosts: AsyncParsableCommand {
             print(json ? try Output.json(entry) : "\(name) \(entry.address ?? "-")")
             return
         }
-        let plan = try planner.plan(allocation, policy: policy, headNode: address.headNode)
-        print(json ? try Output.json(plan) : HostsReport.table(plan), terminator: json ? "\n" : "")
+        let survey = try planner.survey(allocation, policy: policy, headNode: address.headNode)
+        print(json ? try Output.json(survey.plan) : HostsReport.table(survey.plan), terminator: json ? "\n" : "")
+        // After the table: the nodes that have an address are worth seeing too.
+        if let failure = survey.summary { throw failure }
     }
 }
 
@@ -54,7 +56,7 @@ enum HostsReport {
         var rows = [["NODE", "ROLE", "ADDRESS", "CPUS", "GPUS", "WHY"]]
         for host in plan.hosts {
             rows.append([
-                host.name, host.role.rawValue, host.address ?? "(on node)", host.cpus.map(String.init) ?? "-",
+                host.name, host.role.rawValue, host.address ?? (host.problem == nil ? "(on node)" : "NONE"), host.cpus.map(String.init) ?? "-",
                 String(host.gpus), host.reason,
             ])
         }

@@ -234,19 +234,27 @@ struct Delete: AsyncParsableCommand {
 }
 
 struct List: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the cluster's jobs.", discussion: "Examples:\n  slurm-distil list\n  slurm-distil list --json")
+    static let configuration = CommandConfiguration(
+        abstract: "List the cluster's jobs: whole ids, entrypoints on one line (cut to the terminal's width on a terminal).",
+        discussion: "Examples:\n  slurm-distil list\n  slurm-distil list --json")
 
     @OptionGroup var cluster: ClusterOptions
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print every job's whole record as JSON.") var json = false
 
     func run() async throws {
-        let jobs = try await cluster.client().jobs().sorted { ($0.startTime ?? 0) < ($1.startTime ?? 0) }
+        let jobs = try await cluster.client().jobs()
         if json {
-            print(try Output.json(jobs))
+            print(try Output.json(JobTable.ordered(jobs)))
             return
         }
-        for job in jobs {
-            print("\(job.id.padding(toLength: 24, withPad: " ", startingAt: 0)) \(job.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(job.entrypoint ?? "")")
-        }
+        print(JobTable.render(jobs, width: Self.terminalWidth()), terminator: "")
+    }
+
+    /// The terminal's width when stdout is a terminal; nil for a pipe or a file, which get whole lines.
+    static func terminalWidth() -> Int? {
+        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        return ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init) ?? 80
     }
 }

@@ -11,7 +11,6 @@
 
 set -euo pipefail
 
-
 if [ "$#" -eq 0 ]; then
     echo "slurm-distil: no pipeline command was given to this script." >&2
     echo "Submit it with the command after the script's name: sbatch $0 python -u pipeline.py" >&2

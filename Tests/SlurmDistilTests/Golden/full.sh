@@ -20,7 +20,6 @@
 #SBATCH --mail-type=END
 
 set -euo pipefail
-
 module load cuda/12.4 gcc/12
 if [ ! -f /shared/envs/ray/bin/activate ]; then
     echo "slurm-distil: no venv at "/shared/envs/ray" on $(hostname) (--venv): create it on storage every node sees, or fix the path" >&2
