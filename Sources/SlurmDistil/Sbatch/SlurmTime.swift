@@ -59,7 +59,7 @@ public enum SlurmTime: Sendable, Equatable, CustomStringConvertible {
         }
         if let seconds = self.seconds, seconds > Self.maximumSeconds {
             throw Failure.usage(
-                "time limit \(Self.describe(text)) is beyond what Slurm can take (at most \(SlurmTime.limited(seconds: Self.maximumSeconds)))",
+                "time limit \(MessageQuoting.quote(text)) is beyond what Slurm can take (at most \(SlurmTime.limited(seconds: Self.maximumSeconds)))",
                 hint: "give a shorter limit, or UNLIMITED (the partition's MaxTime applies either way)")
         }
     }
