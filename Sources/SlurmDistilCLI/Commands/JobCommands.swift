@@ -14,12 +14,43 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "File with the cluster's token (default: RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token).")
     var tokenFile: String?
 
+    @Option(help: "The Slurm job id of a slurm-distil job: its dashboard, token and pipeline are read from its job folder.")
+    var job: String?
+
+    @Option(help: "The job folder of a slurm-distil job (SUBMIT_DIR/slurm-distil-logs/ID), instead of --job.")
+    var jobFolder: String?
+
+    /// The slurm-distil job named by --job or --job-folder; nil when neither was given.
+    func location() throws(Failure) -> JobLocation? {
+        guard job != nil || jobFolder != nil else { return nil }
+        guard address == nil, tokenFile == nil else {
+            throw Failure.usage(
+                "--job or --job-folder together with --address or --token-file",
+                hint: "the job folder names the dashboard and holds the token: give one or the other")
+        }
+        return try JobLocator(queue: ScontrolQueue(environment: ProcessInfo.processInfo.environment), files: LocalFileSystem())
+            .locate(job: job, folder: jobFolder)
+    }
+
+    /// The client and the submission id: the given id, or the pipeline of --job.
+    func target(_ id: String?) throws(Failure) -> (client: RayJobsClient, id: String) {
+        if let location = try location() {
+            if let id { return (try location.client(), id) }
+            return (try location.client(), try location.submissionID())
+        }
+        guard let id else {
+            throw Failure.usage("no submission id given", hint: "give the id (see `slurm-distil list`), or --job SLURM_JOB_ID for a slurm-distil job")
+        }
+        return (try client(), id)
+    }
+
     /// What the job's output must not show: secret-looking variables of this environment, the token.
     func redactor(for client: RayJobsClient, also more: Set<String> = []) -> SecretRedactor {
         SecretRedactor(environment: ProcessInfo.processInfo.environment, runtimeEnvSecrets: more, token: client.token)
     }
 
     func client() throws(Failure) -> RayJobsClient {
+        if let location = try location() { return try location.client() }
         let environment = ProcessInfo.processInfo.environment
         return RayJobsClient(
             address: try RayJobsClient.address(option: address, environment: environment),
@@ -165,21 +196,44 @@ struct Submit: AsyncParsableCommand {
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show a job's status.",
-        discussion: "Examples:\n  slurm-distil status sd_abc123\n  slurm-distil status sd_abc123 --json")
+        abstract: "Show a job's status; with --job, also Slurm's state, why it waits, and the bring-up.",
+        discussion: """
+            Examples:
+              slurm-distil status sd_abc123
+              slurm-distil status sd_abc123 --json
+              slurm-distil status --job 1234        # a slurm-distil batch job, from the login node
+            """)
 
     @OptionGroup var cluster: ClusterOptions
-    @Argument(help: "Submission id.") var id: String
+    @Argument(help: "Submission id (with --job: the job's pipeline).") var id: String?
     @Flag(help: "Print the whole record as JSON.") var json = false
 
     func run() async throws {
-        let job = try await cluster.client().job(id)
+        if let location = try cluster.location() {
+            try await report(location)
+            return
+        }
+        let (client, id) = try cluster.target(id)
+        let job = try await client.job(id)
         if json {
             print(try Output.json(job))
         } else {
             print(Output.summary(job))
             if let message = job.message, job.status == .failed { print(message.split(separator: "\n").prefix(3).joined(separator: "\n")) }
         }
+    }
+
+    /// Slurm's side first: a job that waits in the queue has no Ray to ask.
+    func report(_ location: JobLocation) async throws {
+        var report = JobReport(location: location)
+        if let status = location.status, let submission = id ?? status.submissionID, status.status == .running {
+            do throws(Failure) {
+                report.pipeline = try await location.client().job(submission)
+            } catch {
+                report.pipelineNote = "Ray did not answer: \(error.message)"
+            }
+        }
+        print(json ? try Output.json(report) : report.text)
     }
 }
 
@@ -190,17 +244,18 @@ struct Logs: AsyncParsableCommand {
             Examples:
               slurm-distil logs sd_abc123
               slurm-distil logs sd_abc123 --follow
+              slurm-distil logs --job 1234 --follow   # a slurm-distil batch job, from the login node
 
             \(ExitKind.helpText(for: [.jobFollowers, .interactiveFollowers], title: "Exit status with --follow:"))
             """)
 
     @OptionGroup var cluster: ClusterOptions
-    @Argument(help: "Submission id.") var id: String
+    @Argument(help: "Submission id (with --job: the job's pipeline).") var id: String?
     @Flag(help: "Keep printing until the job ends; exit with its status (as submit does).") var follow = false
     @Flag(help: "With --follow: on Ctrl-C, stop the job.") var stopOnInterrupt = false
 
     func run() async throws {
-        let client = try cluster.client()
+        let (client, id) = try cluster.target(id)
         let redactor = cluster.redactor(for: client)
         if follow {
             try await JobFollower.follow(id, client: client, redactor: redactor, stopOnInterrupt: stopOnInterrupt)
@@ -210,13 +265,15 @@ struct Logs: AsyncParsableCommand {
 }
 
 struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop a job (SIGTERM, then SIGKILL after 3 s).", discussion: "Example:\n  slurm-distil stop sd_abc123")
+    static let configuration = CommandConfiguration(
+        abstract: "Stop a job (SIGTERM, then SIGKILL after 3 s).", discussion: "Examples:\n  slurm-distil stop sd_abc123\n  slurm-distil stop --job 1234")
 
     @OptionGroup var cluster: ClusterOptions
-    @Argument(help: "Submission id.") var id: String
+    @Argument(help: "Submission id (with --job: the job's pipeline).") var id: String?
 
     func run() async throws {
-        let stopped = try await cluster.client().stop(id)
+        let (client, id) = try cluster.target(id)
+        let stopped = try await client.stop(id)
         print(stopped ? "stopping job \(id)" : "job \(id) was not running")
     }
 }

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A batch job as `scontrol show job -o` prints it: one line of Key=Value pairs. The text is the same
+/// in every Slurm version, while libslurm's job_info_t changes its layout from version to version.
+public struct SlurmJobRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    /// PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, PREEMPTED, NODE_FAIL, ...
+    public var state: String
+    /// Why it waits (or ended): None, Resources, Priority, Dependency, ...
+    public var reason: String
+    /// For a pending job, the scheduler's expected start (what `squeue --start` shows), if it has one.
+    public var startTime: String?
+    public var workDirectory: String
+    public var nodeList: String?
+    /// `exit:signal`, as Slurm keeps it.
+    public var exitCode: String?
+    public var restarts: Int
+
+    public init(parsing line: String) throws(Failure) {
+        let fields = Self.fields(line)
+        guard let id = fields["JobId"], let state = fields["JobState"] else {
+            throw Failure(.runtime, "cannot read Slurm's job record: \(MessageQuoting.quote(String(line.prefix(200))))", hint: "check `scontrol show job -o ID` by hand")
+        }
+        self.id = id
+        self.state = state
+        name = fields["JobName"] ?? ""
+        reason = fields["Reason"] ?? "None"
+        startTime = fields["StartTime"].flatMap { ["Unknown", "None", "(null)"].contains($0) ? nil : $0 }
+        workDirectory = fields["WorkDir"] ?? ""
+        nodeList = fields["NodeList"].flatMap { $0 == "(null)" ? nil : $0 }
+        exitCode = fields["ExitCode"]
+        restarts = fields["Restarts"].flatMap(Int.init) ?? 0
+    }
+
+    /// Splits at the spaces that start a new `Key=`: values such as Command= may hold spaces themselves.
+    static func fields(_ line: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        var key: String?
+        var value = ""
+        for word in line.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ", omittingEmptySubsequences: false) {
+            if let equals = word.firstIndex(of: "="), word[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || $0 == ":" || $0 == "_" }),
+                !word[..<equals].isEmpty
+            {
+                if let key { fields[key] = value }
+                key = String(word[..<equals])
+                value = String(word[word.index(after: equals)...])
+            } else if key != nil {
+                value += " " + word
+            }
+        }
+        if let key { fields[key] = value }
+        return fields
+    }
+
+    public var isPending: Bool { state == "PENDING" || state == "REQUEUED" || state == "REQUEUE_HOLD" }
+    public var isRunning: Bool { state == "RUNNING" || state == "COMPLETING" || state == "CONFIGURING" }
+
+    /// The reason a job waits, in words, with what the user can do about it.
+    public var pendingExplanation: String {
+        let (words, hint) = Self.explain(reason)
+        return hint.map { "\(words) (\(reason)); \($0)" } ?? "\(words) (\(reason))"
+    }
+
+    static func explain(_ reason: String) -> (String, String?) {
+        switch reason {
+        case "Resources": return ("waiting for free nodes: the ones it needs are in use", nil)
+        case "Priority": return ("waiting behind jobs of higher priority", nil)
+        case "Dependency": return ("waiting for the jobs it depends on", nil)
+        case "DependencyNeverSatisfied": return ("its dependency can never be met", "cancel it and submit again without the dependency")
+        case "BeginTime": return ("waiting for its --begin time", nil)
+        case "JobHeldUser": return ("held by its owner", "release it: scontrol release ID")
+        case "JobHeldAdmin": return ("held by an administrator", "ask your site's administrators")
+        case "ReqNodeNotAvail": return ("a node it needs is down, drained or reserved", "check `sinfo -R`, or leave out --nodelist/--constraint")
+        case "PartitionTimeLimit": return ("its --time is over the partition's limit, so it will never start", "cancel it and submit with a shorter --time")
+        case "PartitionNodeLimit": return ("it asks for more nodes than the partition allows", "cancel it and ask for fewer --nodes")
+        case "PartitionDown", "PartitionInactive": return ("its partition does not take jobs now", "choose another partition (-p)")
+        case "Reservation": return ("waiting for its reservation to start", nil)
+        case "BadConstraints": return ("no node has the features it asks for", "check --constraint and --gpus-per-node against `sinfo -o '%N %f %G'`")
+        case "InvalidAccount", "InvalidQOS": return ("its account or QOS is not valid", "check -A/--qos with `sacctmgr show assoc user=$USER`")
+        default:
+            if reason.hasPrefix("QOS") || reason.hasPrefix("Assoc") {
+                return ("a limit of its QOS or account holds it back", "wait for your other jobs to end, or ask for fewer resources")
+            }
+            return ("waiting", nil)
+        }
+    }
+}
+
+/// Slurm's queue, asked by job id.
+public protocol SlurmQueue: Sendable {
+    func job(_ id: String) throws(Failure) -> SlurmJobRecord
+}
+
+/// `scontrol show job -o ID`.
+public struct ScontrolQueue: SlurmQueue {
+    let environment: [String: String]
+
+    public init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    public func job(_ id: String) throws(Failure) -> SlurmJobRecord {
+        guard !id.isEmpty, id.allSatisfy({ $0.isNumber || $0 == "_" }) else {
+            throw Failure.usage("invalid Slurm job id \(MessageQuoting.quote(id))", hint: "give the number sbatch printed, e.g. --job 1234")
+        }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(id)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let status = try ChildProcess.spawn(
+            "scontrol", ["show", "job", "-o", id], environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true)
+        ).wait()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0, let line = text.split(separator: "\n").first(where: { $0.hasPrefix("JobId=") }) else {
+            throw Failure.usage(
+                "Slurm knows no job \(id)\(text.isEmpty ? "" : ": \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")",
+                hint: "check the id with `squeue --me`; a job that ended long ago is no longer in scontrol (give --job-folder instead)")
+        }
+        return try SlurmJobRecord(parsing: String(line))
+    }
+}
