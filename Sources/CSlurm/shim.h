@@ -15,18 +15,21 @@
  * release. Slurm 23.11 turned hostlist_t from a pointer typedef into a struct, so the hostlist
  * functions take `hostlist_t` (22.05) or `hostlist_t *` (23.11 on): a pointer either way, which
  * Swift sees as an OpaquePointer with both headers.
+ *
+ * Functions that exist in one version only are not used: 24.11 dropped slurm_get_errno (errno is
+ * set directly) and slurm_hostlist_ranged_string_malloc (slurm_hostlist_ranged_string, which fills
+ * the caller's buffer, exists in both).
  */
 typedef __typeof__(slurm_hostlist_create) *sd_hostlist_create_fn;
 typedef __typeof__(slurm_hostlist_count) *sd_hostlist_count_fn;
 typedef __typeof__(slurm_hostlist_shift) *sd_hostlist_shift_fn;
-typedef __typeof__(slurm_hostlist_ranged_string_malloc) *sd_hostlist_ranged_fn;
+typedef __typeof__(slurm_hostlist_ranged_string) *sd_hostlist_ranged_fn;
 typedef __typeof__(slurm_hostlist_push_host) *sd_hostlist_push_host_fn;
 typedef __typeof__(slurm_hostlist_destroy) *sd_hostlist_destroy_fn;
 typedef __typeof__(slurm_init) *sd_init_fn;
 typedef __typeof__(slurm_load_node) *sd_load_node_fn;
 typedef __typeof__(slurm_print_node_info_msg) *sd_print_node_info_msg_fn;
 typedef __typeof__(slurm_free_node_info_msg) *sd_free_node_info_msg_fn;
-typedef __typeof__(slurm_get_errno) *sd_get_errno_fn;
 typedef __typeof__(slurm_strerror) *sd_strerror_fn;
 
 #endif

@@ -99,14 +99,13 @@ public struct LibSlurm: @unchecked Sendable {  // C function pointers into a lib
     let loadNode: sd_load_node_fn
     let printNodeInfo: sd_print_node_info_msg_fn
     let freeNodeInfo: sd_free_node_info_msg_fn
-    let getErrno: sd_get_errno_fn
     let strerror: sd_strerror_fn
 
     /// The symbols it needs; a library lacking one is passed over.
     public static let symbols = [
-        "slurm_hostlist_create", "slurm_hostlist_count", "slurm_hostlist_shift", "slurm_hostlist_ranged_string_malloc",
+        "slurm_hostlist_create", "slurm_hostlist_count", "slurm_hostlist_shift", "slurm_hostlist_ranged_string",
         "slurm_hostlist_push_host", "slurm_hostlist_destroy", "slurm_init", "slurm_load_node", "slurm_print_node_info_msg",
-        "slurm_free_node_info_msg", "slurm_get_errno", "slurm_strerror",
+        "slurm_free_node_info_msg", "slurm_strerror",
     ]
 
     init(path: String, resolve: (String) -> UnsafeMutableRawPointer) {
@@ -114,14 +113,13 @@ public struct LibSlurm: @unchecked Sendable {  // C function pointers into a lib
         hostlistCreate = unsafeBitCast(resolve("slurm_hostlist_create"), to: sd_hostlist_create_fn.self)
         hostlistCount = unsafeBitCast(resolve("slurm_hostlist_count"), to: sd_hostlist_count_fn.self)
         hostlistShift = unsafeBitCast(resolve("slurm_hostlist_shift"), to: sd_hostlist_shift_fn.self)
-        hostlistRanged = unsafeBitCast(resolve("slurm_hostlist_ranged_string_malloc"), to: sd_hostlist_ranged_fn.self)
+        hostlistRanged = unsafeBitCast(resolve("slurm_hostlist_ranged_string"), to: sd_hostlist_ranged_fn.self)
         hostlistPushHost = unsafeBitCast(resolve("slurm_hostlist_push_host"), to: sd_hostlist_push_host_fn.self)
         hostlistDestroy = unsafeBitCast(resolve("slurm_hostlist_destroy"), to: sd_hostlist_destroy_fn.self)
         initialize = unsafeBitCast(resolve("slurm_init"), to: sd_init_fn.self)
         loadNode = unsafeBitCast(resolve("slurm_load_node"), to: sd_load_node_fn.self)
         printNodeInfo = unsafeBitCast(resolve("slurm_print_node_info_msg"), to: sd_print_node_info_msg_fn.self)
         freeNodeInfo = unsafeBitCast(resolve("slurm_free_node_info_msg"), to: sd_free_node_info_msg_fn.self)
-        getErrno = unsafeBitCast(resolve("slurm_get_errno"), to: sd_get_errno_fn.self)
         strerror = unsafeBitCast(resolve("slurm_strerror"), to: sd_strerror_fn.self)
     }
 
@@ -208,9 +206,16 @@ extension LibSlurm {
         for host in hosts {
             _ = hostlistPushHost(handle, host)
         }
-        guard let ranged = hostlistRanged(handle) else { return nil }
-        defer { free(ranged) }
-        return String(cString: ranged)
+        // The buffer form exists in every version; -1 means it was too short.
+        var capacity = 4096
+        while capacity <= 1 << 24 {
+            var buffer = [CChar](repeating: 0, count: capacity)
+            if hostlistRanged(handle, capacity, &buffer) >= 0 {
+                return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+            capacity *= 4
+        }
+        return nil
     }
 }
 
@@ -229,8 +234,11 @@ extension LibSlurm {
             }
         }
         var message: UnsafeMutablePointer<node_info_msg_t>?
+        errno = 0
         guard loadNode(0, &message, UInt16(SHOW_ALL)) == 0, let message else {
-            let reason = strerror(getErrno()).map { String(cString: $0) } ?? "error \(getErrno())"
+            // libslurm sets errno to a Slurm error code (slurm_get_errno, gone in 24.11, only read it).
+            let code = errno
+            let reason = strerror(code).map { String(cString: $0) } ?? "error \(code)"
             throw Failure.environment(
                 "cannot read node records from Slurm's controller: \(reason)",
                 hint: "check that slurmctld is reachable from this node (scontrol ping), or use --address-from dns")
