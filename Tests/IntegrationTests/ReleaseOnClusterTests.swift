@@ -8,7 +8,7 @@ import TestSupport
 /// the virtual cluster runs: 22.05 from this machine, 24.11 from a Debian 13 root filesystem
 /// (scripts/test runs this suite on both). Every client command here is that Slurm's own.
 @Suite(.serialized, .enabled(if: VirtualCluster.isUp && ReleaseBinary.path != nil))
-struct ReleaseOnClusterTests {
+struct ReleaseOnClusterTests: BootstrapJobs {
     let binary = ReleaseBinary.path ?? ""
 
     struct Plan: Decodable {
@@ -90,6 +90,38 @@ struct ReleaseOnClusterTests {
             #expect(check.status == 0, "\(name): \(check.stderr)")
             #expect(check.stderr.contains("to start at"), "\(name): \(check.stderr)")
         }
+    }
+
+    /// The nodes run Ray from the project's venv. On 24.11 they see it through the bind-mounted /work
+    /// and /root, which works while the venv's interpreter lives there (pyenv's, as on this machine):
+    /// a venv on Debian 12's /usr/bin/python3 would meet Debian 13's Python inside the root filesystem.
+    func expectRayRunsOnTheNodes() throws {
+        let python = PackagePaths.root.appending(path: ".venv-ray/bin/python").path
+        let check = try VirtualCluster.exec("n1", [python, "-c", "import ray; print(ray.__version__)"])
+        #expect(check.status == 0, "the nodes cannot run \(python): \(check.stderr)")
+    }
+
+    @Test func bootstrapRunsRayOnTwoNodes() throws {
+        try expectRayRunsOnTheNodes()
+        let (directory, id, job) = try runToEnd([Self.probe, "nodes"], nodes: 2, binary: binary)
+        let text = output(directory, id)
+        #expect(job.state == "COMPLETED", "\(text)")
+        #expect(text.contains("nodes=2 cpus=2 gpus=2"), "\(text)")
+        #expect(text.contains("hosts=n1,n2"))
+        #expect(try record(directory, id).status == "SUCCEEDED")
+        try expectNothingLeft(id)
+    }
+
+    @Test func scancelLeavesNothingBehind() throws {
+        try expectRayRunsOnTheNodes()
+        let (directory, id) = try startRunning([Self.probe, "sleep"], nodes: 2, binary: binary)
+        _ = try VirtualCluster.exec("ctl", ["scancel", String(id)])
+        let job = try VirtualCluster.waitForEnd(id, timeout: 60)
+        #expect(job.state == "CANCELLED")
+        let status = try record(directory, id)
+        #expect(status.status.hasPrefix("TERMINATED"), "\(status)")
+        #expect(status.exitCode == 143)
+        try expectNothingLeft(id)
     }
 
     @Test func bootstrapPlansInARealJob() throws {
