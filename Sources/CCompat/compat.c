@@ -3,9 +3,11 @@
  * libstdc++ (RHEL/Rocky 9, Ubuntu 22.04) although it is linked on Debian 12 (glibc 2.36, GCC 12).
  *
  * The static Swift runtime (Foundation, its ICU) references these three functions at the newest
- * version the build machine has: hypot and hypotf at GLIBC_2.35 (a faster implementation, same
- * results), condition_variable::wait at GLIBCXX_3.4.30 (GCC 12 made it let thread cancellation
- * unwind; nothing here cancels threads). scripts/release links with `--wrap=NAME`, which sends every
+ * version the build machine has: hypot and hypotf at GLIBC_2.35 (glibc dropped the old SVID
+ * error-handling wrapper; the results are the same, only matherr-era overflow handling differs),
+ * condition_variable::wait at GLIBCXX_3.4.30 (GCC 12 re-versioned it over how it treats thread
+ * cancellation; both wait with pthread_cond_wait, and nothing here cancels threads). scripts/release
+ * links with `--wrap=NAME`, which sends every
  * reference to __wrap_NAME; these forward to the older version, which every newer glibc and
  * libstdc++ still exports. scripts/release also defines SD_RELEASE_WRAPPERS: other builds link the
  * Swift runtime dynamically, do not link libstdc++ themselves, and could not resolve the reference.
