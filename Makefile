@@ -1,17 +1,17 @@
 # The two commands of README.md:
 #   make demo   set everything up, bring up the local virtual Slurm cluster, run the example job on it
 #   make test   set everything up, run unit tests, then integration tests on a fresh virtual cluster
-.PHONY: setup build release demo test unit bench-quick down
+#   make release                   dist/slurm-distil-VERSION-linux-x86_64.tar.gz (+ .sha256), see scripts/release
+#   make install PREFIX=/usr/local the release's binary, manual and completions
+.PHONY: setup build demo test unit bench-quick down release install
+
+PREFIX ?= /usr/local
 
 setup:
 	scripts/setup
 
 build:
 	swift build
-
-# What users install (README "Install") and what the demo and the benchmarks run.
-release:
-	swift build -c release
 
 demo: setup release
 	scripts/demo
@@ -28,3 +28,10 @@ bench-quick: setup release
 
 down:
 	scripts/vcluster down
+
+# What users install (README "Install"), and what the demo and the benchmarks run.
+release:
+	scripts/release
+
+install: release
+	$(MAKE) -C dist/slurm-distil-$$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SlurmDistil/Support/Version.swift)-linux-$$(uname -m) install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)

@@ -44,7 +44,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "slurm-distil", dependencies: ["SlurmDistilCLI"]),
+        .executableTarget(name: "slurm-distil", dependencies: ["SlurmDistilCLI", "CCompat"]),
+        // Link-time wrappers that keep the release binary on glibc 2.34 and GCC 11's libstdc++ (scripts/release).
+        .target(name: "CCompat"),
 
         // templates/*.mustache are compiled into the binary, so a binary copied alone still works.
         .executableTarget(name: "TemplateEmbedder", path: "Sources/TemplateEmbedder"),

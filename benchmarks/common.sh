@@ -18,10 +18,11 @@ mkdir -p "$(dirname "$OUT")"
 VC=$ROOT/scripts/vcluster
 
 scripts/setup >/dev/null
-# The release build, as the README tells users to install: the debug build is several times slower
+# The release build, as users install it: the debug build is several times slower
 # at packing a working_dir, and a figure from it says nothing about what users run.
-swift build -c release --quiet
-BIN=$ROOT/.build/release/slurm-distil
+# The release tarball's binary (scripts/release), built once for the tests, the demo and every benchmark.
+scripts/release >&2
+BIN=$(scripts/release --binary)
 BUILD="release build of $(git describe --always --dirty 2>/dev/null || echo 'an unknown commit')"
 
 # wait_job ID [SECONDS]: waits until the job has left the queue and prints its final state. A job still

@@ -10,15 +10,19 @@ extension BootstrapJobs {
     static var probe: String { PackagePaths.fixtures.appending(path: "pipelines/probe.py").path }
 
     /// Writes job.sh for a Ray pipeline over `nodes` nodes with `gpusPerNode` GPUs each (nil: the job
-    /// asks for GPUs some other way, in `extra`, or not at all); returns the folder.
-    func generate(_ pipeline: [String], nodes: Int = 3, gpusPerNode: Int? = 1, time: String = "10", extra: [String] = [], venv: String = ".venv-ray") throws -> URL {
+    /// asks for GPUs some other way, in `extra`, or not at all); returns the folder. `binary` writes the
+    /// script and so is the one the job runs.
+    func generate(
+        _ pipeline: [String], nodes: Int = 3, gpusPerNode: Int? = 1, time: String = "10", extra: [String] = [],
+        venv: String = ".venv-ray", binary: String = PackagePaths.binary
+    ) throws -> URL {
         let directory = try temporaryDirectory()
         var arguments = [
             "gen-sbatch", "--no-profile", "-N", String(nodes), "--time", time, "-J", "bt", "--venv", PackagePaths.root.appending(path: venv).path,
             "--bootstrap-arg=--object-store-memory", "--bootstrap-arg=80M", "-o", "job.sh",
         ]
         if let gpusPerNode { arguments += ["--gpus-per-node", String(gpusPerNode)] }
-        let result = try runProcess(PackagePaths.binary, arguments + extra + ["--", "python", "-u"] + pipeline, directory: directory)
+        let result = try runProcess(binary, arguments + extra + ["--", "python", "-u"] + pipeline, directory: directory)
         guard result.status == 0 else { throw TestFailure("gen-sbatch: \(result.stderr)") }
         return directory
     }
@@ -26,18 +30,19 @@ extension BootstrapJobs {
     /// generate, sbatch, and wait for the batch job to end.
     func runToEnd(
         _ pipeline: [String], nodes: Int = 3, gpusPerNode: Int? = 1, time: String = "10", extra: [String] = [], timeout: Double = 300,
-        venv: String = ".venv-ray"
+        venv: String = ".venv-ray", binary: String = PackagePaths.binary
     ) throws -> (directory: URL, id: Int, job: SlurmJob) {
-        let directory = try generate(pipeline, nodes: nodes, gpusPerNode: gpusPerNode, time: time, extra: extra, venv: venv)
+        let directory = try generate(pipeline, nodes: nodes, gpusPerNode: gpusPerNode, time: time, extra: extra, venv: venv, binary: binary)
         let id = try VirtualCluster.submit("job.sh", in: directory)
         return (directory, id, try VirtualCluster.waitForEnd(id, timeout: timeout))
     }
 
     /// generate, sbatch, and wait until the pipeline has printed `marker`.
-    func startRunning(_ pipeline: [String], nodes: Int = 3, extra: [String] = [], until marker: String = "started", venv: String = ".venv-ray")
-        throws -> (directory: URL, id: Int)
-    {
-        let directory = try generate(pipeline, nodes: nodes, extra: extra, venv: venv)
+    func startRunning(
+        _ pipeline: [String], nodes: Int = 3, extra: [String] = [], until marker: String = "started", venv: String = ".venv-ray",
+        binary: String = PackagePaths.binary
+    ) throws -> (directory: URL, id: Int) {
+        let directory = try generate(pipeline, nodes: nodes, extra: extra, venv: venv, binary: binary)
         let id = try VirtualCluster.submit("job.sh", in: directory)
         try waitForOutput(directory, id, marker)
         return (directory, id)

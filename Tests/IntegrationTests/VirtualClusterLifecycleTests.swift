@@ -30,4 +30,19 @@ struct VirtualClusterLifecycleTests {
         #expect(try VirtualCluster.leftovers() == [])
         _ = try runProcess("/bin/rm", ["-rf", "/tmp/sdv-crash"])
     }
+
+    /// Slurm 24.11 from the Debian 13 root filesystem: its daemons and clients, and after a crash
+    /// neither their mounts nor anything else is left.
+    @Test func slurm24_11FromItsRootFilesystem() throws {
+        let up = try VirtualCluster.run(["up", "--nodes", "2", "--slurm", "24.11"])
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(try VirtualCluster.exec("ctl", ["scontrol", "--version"]).stdout == "slurm-wlm 24.11.5\n")
+        #expect(try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-o", "%N %t %v"]).stdout == "n1 idle 24.11.5\nn2 idle 24.11.5\n")
+        _ = try runProcess("/bin/sh", ["-c", "rm -rf /run/slurm-distil-vcluster/run"])
+        let again = try VirtualCluster.run(["up", "--nodes", "2", "--slurm", "24.11"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try VirtualCluster.run(["down"]).status == 0)
+        #expect(try VirtualCluster.leftovers() == [])
+        #expect(try VirtualCluster.run(["down"]).status == 0, "down twice")
+    }
 }

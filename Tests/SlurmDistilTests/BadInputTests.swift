@@ -134,7 +134,12 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         BadInput(arguments: ["logs", "--address", BadInput.closedAddress, "a b"], message: "invalid job id"),
         BadInput(arguments: ["stop", "--address", BadInput.closedAddress, ""], message: "invalid job id"),
         BadInput(arguments: ["delete", "--address", BadInput.closedAddress, "x?y=1"], message: "invalid job id"),
-        BadInput(arguments: ["status", "--address", BadInput.closedAddress], message: "Missing expected argument '<id>'"),
+        BadInput(arguments: ["status", "--address", BadInput.closedAddress], message: "no submission id given"),
+        // a slurm-distil job by its Slurm id or folder
+        BadInput(arguments: ["status", "--job", "12; rm -rf /"], message: "invalid Slurm job id"),
+        BadInput(arguments: ["logs", "--job-folder", "/nonexistent/slurm-distil-logs/7"], message: "no job folder /nonexistent/slurm-distil-logs/7 here"),
+        BadInput(arguments: ["stop", "--job-folder", "/tmp", "--address", BadInput.closedAddress], message: "--job or --job-folder together with --address"),
+        BadInput(arguments: ["tunnel", "--job-folder", "/nonexistent/x"], message: "no job folder /nonexistent/x here"),
     ]
 
     @Test(arguments: cases)

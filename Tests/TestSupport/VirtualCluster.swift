@@ -79,6 +79,10 @@ public enum VirtualCluster {
         if !routes.isEmpty { found.append("route \(routes)") }
         let state = "/run/slurm-distil-vcluster"
         if FileManager.default.fileExists(atPath: state) { found.append("state folder \(state)") }
+        // The 24.11 daemons mount into the cached root filesystem, only ever inside their own namespaces.
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        found += mounts.split(separator: "\n").filter { $0.contains(state) || $0.contains("/var/cache/slurm-distil/") }
+            .map { "mount \($0)" }
         for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") where Int(entry) != nil {
             guard let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
             let commandLine = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ")

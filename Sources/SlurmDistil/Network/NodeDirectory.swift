@@ -1,4 +1,3 @@
-import CSlurm
 import Foundation
 
 #if canImport(Glibc)
@@ -62,7 +61,7 @@ public struct SystemNodeDirectory: NodeDirectory {
 
     public func slurmNodeRecords() throws(Failure) -> [String: SlurmNodeRecord]? {
         guard let config = reachableSlurmConfig() else { return nil }
-        return try LibSlurm.loadNodes(config: config)
+        return try LibSlurm.system().nodeRecords(config: config)
     }
 
     public func resolve(_ host: String) -> [String] {
@@ -110,37 +109,5 @@ public struct SystemNodeDirectory: NodeDirectory {
         let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         // Drop the zone of link-local IPv6 addresses (fe80::1%eth0): Ray takes plain addresses.
         return text.split(separator: "%").first.map(String.init)
-    }
-}
-
-/// libslurm calls that need a configuration: only made after a slurm.conf was found.
-enum LibSlurm {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var initialized = false
-
-    static func loadNodes(config: String) throws(Failure) -> [String: SlurmNodeRecord] {
-        lock.withLock {
-            if !initialized {
-                slurm_init(config)
-                initialized = true
-            }
-        }
-        var message: UnsafeMutablePointer<node_info_msg_t>?
-        guard slurm_load_node(0, &message, UInt16(SHOW_ALL)) == 0, let message else {
-            let reason = String(cString: slurm_strerror(slurm_get_errno()))
-            throw Failure.environment(
-                "cannot read node records from Slurm's controller: \(reason)",
-                hint: "check that slurmctld is reachable from this node (scontrol ping), or use --address-from dns")
-        }
-        defer { slurm_free_node_info_msg(message) }
-        var records: [String: SlurmNodeRecord] = [:]
-        for index in 0..<Int(message.pointee.record_count) {
-            let node = message.pointee.node_array[index]
-            guard let name = node.name.map({ String(cString: $0) }) else { continue }
-            records[name] = SlurmNodeRecord(
-                name: name, address: node.node_addr.map { String(cString: $0) } ?? name,
-                hostname: node.node_hostname.map { String(cString: $0) } ?? name)
-        }
-        return records
     }
 }

@@ -1,4 +1,3 @@
-import CSlurm
 import Foundation
 
 /// Slurm host lists (`n[01-04],gpu7`): checked here, expanded and compacted by libslurm itself.
@@ -12,31 +11,20 @@ public enum HostList {
     /// range`, MAX_RANGE in hostlist.c); 65536 is accepted and 65537 is not (libslurm 22.05).
     public static let maximumRange = 65_536
 
+    /// The hosts `list` names, in order. Needs libslurm (loaded at run time); its absence is a
+    /// `Failure.environment` that says where it was looked for.
     public static func expand(_ list: String) throws(Failure) -> [String] {
         try validate(list)
-        guard let handle = sd_hostlist_create(list) else {
+        guard let hosts = try LibSlurm.system().expand(list) else {
             throw invalid(list, "libslurm could not parse it")
-        }
-        defer { sd_hostlist_destroy(handle) }
-        var hosts: [String] = []
-        hosts.reserveCapacity(Int(sd_hostlist_count(handle)))
-        while let host = sd_hostlist_shift(handle) {
-            hosts.append(String(cString: host))
-            free(host)
         }
         return hosts
     }
 
-    /// The compact form Slurm prints (`n[1-3,7]`), for messages.
+    /// The compact form Slurm prints (`n[1-3,7]`), for messages; a plain comma list without libslurm.
     public static func compact(_ hosts: [String]) -> String {
-        guard !hosts.isEmpty, let handle = sd_hostlist_create(nil) else { return "" }
-        defer { sd_hostlist_destroy(handle) }
-        for host in hosts {
-            _ = sd_hostlist_push_host(handle, host)
-        }
-        guard let ranged = sd_hostlist_ranged(handle) else { return hosts.joined(separator: ",") }
-        defer { free(ranged) }
-        return String(cString: ranged)
+        guard !hosts.isEmpty else { return "" }
+        return (try? LibSlurm.system())?.compact(hosts) ?? hosts.joined(separator: ",")
     }
 
     /// Checks `list` against Slurm's grammar: items separated by commas or spaces; an item is a name,
