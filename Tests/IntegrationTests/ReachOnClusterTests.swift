@@ -14,7 +14,8 @@ import TestSupport
         let directory = try generate([Self.probe, "nodes"])
         let id = try VirtualCluster.submit("job.sh", arguments: [], in: directory)
         defer { _ = try? VirtualCluster.exec("ctl", ["scancel", String(id)]) }
-        _ = try VirtualCluster.exec("ctl", ["scontrol", "hold", String(id)])
+        // uhold: the owner's own hold (root's plain `hold` is an administrator's).
+        _ = try VirtualCluster.exec("ctl", ["scontrol", "uhold", String(id)])
         let status = try cli(["status", "--job", String(id)], in: directory)
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("Slurm job \(id) (bt): PENDING: held by its owner (JobHeldUser); release it: scontrol release ID"), "\(status.stdout)")
@@ -58,7 +59,7 @@ import TestSupport
             \(ssh.map { "'\($0)'" }.joined(separator: " ")) & tunnel=$!
             for i in $(seq 50); do \(PackagePaths.binary) list --address \(printed.localURL) --token-file \(tokenFile) >/dev/null 2>&1 && break; sleep 0.2; done
             \(PackagePaths.binary) list --address \(printed.localURL) --token-file \(tokenFile); echo "with token: $?"
-            \(PackagePaths.binary) list --address \(printed.localURL); echo "without token: $?"
+            HOME=$k \(PackagePaths.binary) list --address \(printed.localURL); echo "without token: $?"
             kill $tunnel; kill $(cat $k/sshd.pid)
             """
         let through = try VirtualCluster.exec("ctl", ["sh", "-c", script], in: keys)

@@ -10,14 +10,20 @@ import Testing
 /// Every outcome of a bootstrap run, with fake edges and a clock that jumps: no cluster, no Ray.
 @Suite struct BootstrapRunTests {
     let plan: BootstrapPlan = {
+        Self.plan(rayVersion: "2.60.0")
+    }()
+
+    static func plan(rayVersion: String?) -> BootstrapPlan {
         let allocation = try! Allocation(
             environment: ["SLURM_JOB_ID": "4711", "SLURM_JOB_NODELIST": "n[1-3]", "SLURM_JOB_NUM_NODES": "3", "SLURM_JOB_CPUS_PER_NODE": "4(x3)",
                 "SLURM_GPUS_ON_NODE": "1", "SLURMD_NODENAME": "n1"])
-        return try! BootstrapPlan.make(
+        var plan = try! BootstrapPlan.make(
             allocation: allocation, options: BootstrapOptions(launcher: "/opt/sd", jobFolder: "/shared/slurm-distil-logs/4711"),
             headAddress: "10.0.0.1", ports: RayPorts.block(jobID: "4711"),
             expectedAddresses: ["n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.3"])
-    }()
+        plan.rayVersion = rayVersion.flatMap(RayVersion.init)
+        return plan
+    }
 
     /// One run's fakes, wired together.
     struct Harness {
@@ -133,6 +139,29 @@ import Testing
         #expect(harness.console.text.contains("still waiting for 3 Ray nodes"))
         #expect(harness.clock.now >= 30 && harness.clock.now < 32)
         #expect(!harness.events.all.contains("submit"))
+    }
+
+    /// Ray before 2.60 loses the head's raylet when a worker joins before it registered.
+    @Test func olderRayStartsTheWorkersOnlyOnceTheHeadIsRegistered() async throws {
+        for version in ["2.52.1", nil] {
+            let harness = Harness(plan: Self.plan(rayVersion: version), script: .finish([], Self.succeeded), probe: { plan, clock in
+                var probe = FakeProbe.allUp(plan, clock: clock, at: 8)
+                probe.dashboardAt = 6
+                return probe
+            })
+            let run = harness.run
+            let outcome = Task { await run.run() }
+            while !harness.events.all.contains("start workers") { await Task.yield() }
+            #expect(harness.clock.now >= 8, "after the dashboard (6 s) and the head's node (8 s), not at the GCS (1 s)")
+            #expect(await outcome.value.exitCode == 0)
+            #expect(harness.console.text.contains("registered the head (before 2.60 a worker must not join earlier)"))
+        }
+        let current = Harness(plan: plan, script: .finish([], Self.succeeded))
+        let run = current.run
+        let outcome = Task { await run.run() }
+        while !current.events.all.contains("start workers") { await Task.yield() }
+        #expect(current.clock.now < 3, "2.60 starts its workers when the GCS answers")
+        _ = await outcome.value
     }
 
     @Test func nodesWithoutTheirGpusOrCpusAreNotReady() {

@@ -22,6 +22,8 @@ final class FakeTransport: HTTPTransport, @unchecked Sendable {
 
     func stream(_ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision, until: @escaping @Sendable () -> Bool) async throws(Failure) -> Int {
         let response = try await send(request)
+        // As the transport's contract says: an error page is never delivered as the body.
+        guard (200..<300).contains(response.status) else { return response.status }
         _ = onChunk(response.body)
         while !until() { try? await Task.sleep(nanoseconds: 10_000_000) }
         return response.status
@@ -95,6 +97,27 @@ func json(_ status: Int, _ text: String) -> HTTPResponse { HTTPResponse(status: 
         #expect(final.status == .failed)
         #expect(final.exitCode == 3)
         #expect(String(decoding: seen.data, as: UTF8.self) == "out\u{1}\n")
+    }
+
+    /// Ray 2.52's dashboard answers the stream with 500 when token auth is on (its own call to the
+    /// node's agent is refused): the job's whole log, polled, carries the output instead.
+    @Test func aStreamThatFailsFallsBackToTheWholeLogWithoutPrintingTheError() async throws {
+        let transport = FakeTransport([
+            "GET /api/jobs/j": json(200, #"{"submission_id":"j","status":"RUNNING","driver_node_id":"abc"}"#),
+            "GET /api/v0/logs/stream?node_id=abc&submission_id=j&lines=-1&interval=0.5": json(500, "<AioRpcError UNAUTHENTICATED>"),
+            "GET /api/jobs/j/logs": json(200, #"{"logs":"first\n"}"#),
+        ])
+        let client = RayJobsClient(address: "http://ray:8265", token: nil, transport: transport)
+        let seen = LockedData()
+        let following = Task { try await client.follow("j", pollInterval: 0.01, output: { seen.append($0) }, progress: { _ in }) }
+        while seen.count == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+        transport.lock.withLock {
+            transport.routes["GET /api/jobs/j/logs"] = json(200, #"{"logs":"first\nsecond\n"}"#)
+            transport.routes["GET /api/jobs/j"] = json(200, #"{"submission_id":"j","status":"SUCCEEDED","driver_node_id":"abc"}"#)
+        }
+        let final = try await following.value
+        #expect(final.status == .succeeded)
+        #expect(String(decoding: seen.data, as: UTF8.self) == "first\nsecond\n", "each byte once, no error page")
     }
 
     @Test func lostClusterIsReportedNotWaitedOnForever() async throws {

@@ -36,6 +36,9 @@ private final class Transfer: @unchecked Sendable {
     var collected = Data()
     var uploadOffset = 0
     var stoppedByReceiver = false
+    var handle: UnsafeMutableRawPointer?
+    /// Whether the body goes to `onChunk`: only a 2xx answer's does, an error page is kept in `collected`.
+    var deliversBody: Bool?
 
     init(request: HTTPRequest, onChunk: (@Sendable (Data) -> StreamDecision)?, until: (@Sendable () -> Bool)?) {
         self.request = request
@@ -56,6 +59,7 @@ private final class Transfer: @unchecked Sendable {
         guard let handle = curl_easy_init() else {
             return .failure(Failure(.runtime, "libcurl could not start a transfer"))
         }
+        self.handle = handle
         defer { curl_easy_cleanup(handle) }
         var headers: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headers) }
@@ -81,7 +85,12 @@ private final class Transfer: @unchecked Sendable {
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
             let chunk = Data(bytes: buffer!, count: length)
-            if let onChunk = transfer.onChunk {
+            if transfer.onChunk != nil, transfer.deliversBody == nil {
+                var status = 0
+                sd_curl_get_long(transfer.handle, CURLINFO_RESPONSE_CODE, &status)
+                transfer.deliversBody = (200..<300).contains(status)
+            }
+            if let onChunk = transfer.onChunk, transfer.deliversBody == true {
                 if onChunk(chunk) == .stop {
                     transfer.stoppedByReceiver = true
                     return 0

@@ -42,8 +42,9 @@ public enum StreamDecision: Sendable { case proceed, stop }
 /// HTTP as the Jobs client needs it. The real one is libcurl; tests pass fakes.
 public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequest) async throws(Failure) -> HTTPResponse
-    /// Delivers the body in chunks as they arrive until the server ends it, `onChunk` says stop, or
-    /// `until` (asked about once a second, also while nothing arrives) says so; returns the status code.
+    /// Delivers the body of a 2xx answer in chunks as they arrive until the server ends it, `onChunk`
+    /// says stop, or `until` (asked about once a second, also while nothing arrives) says so; returns the
+    /// status code. The body of any other answer (an error page) is never delivered.
     func stream(
         _ request: HTTPRequest, onChunk: @escaping @Sendable (Data) -> StreamDecision, until: @escaping @Sendable () -> Bool
     ) async throws(Failure) -> Int

@@ -59,6 +59,13 @@ extension RayJobsClient {
                     } catch {
                         outcome = .failure(error)
                     }
+                    // A Ray whose dashboard cannot stream (2.52 with token auth answers 500: its own call
+                    // to the node's agent is refused as UNAUTHENTICATED) is followed through the job's
+                    // whole log instead, polled.
+                    if case .success(let status) = outcome, status != 200 {
+                        await pollLogs(id, received: received, output: output, until: { finished.value })
+                        return outcome
+                    }
                     if finished.value || Task.isCancelled { return outcome }
                     try? await Task.sleep(nanoseconds: 500_000_000)
                 }
@@ -82,11 +89,27 @@ extension RayJobsClient {
         }
         finished.value = true
         let streamed = await stream?.value
-        if received.count == 0, case .failure = streamed ?? .failure(Failure(.runtime, "no stream")) {
+        let streamWorked = if case .success(200) = streamed { true } else { false }
+        if received.count == 0, !streamWorked {
             // The stream never delivered (e.g. the driver's node is gone): print what the job record kept.
             if let whole = try? await logs(id) { output(whole) }
         }
         return info
+    }
+
+    /// Delivers what the job's whole log holds beyond the bytes already delivered, every second, and
+    /// once more after `until` says the job has ended.
+    private func pollLogs(_ id: String, received: LockedData, output: @Sendable (Data) -> Void, until: @Sendable () -> Bool) async {
+        while true {
+            let done = until()
+            if let whole = try? await logs(id), whole.count > received.count {
+                let fresh = whole.dropFirst(received.count)
+                received.append(Data(fresh))
+                output(Data(fresh))
+            }
+            if done || Task.isCancelled { return }
+            try? await Task.sleep(nanoseconds: 1_000_000_000)
+        }
     }
 
     private func pause(_ seconds: Double) async throws(Failure) {

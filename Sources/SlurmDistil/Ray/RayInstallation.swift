@@ -23,6 +23,12 @@ public struct RayVersion: Sendable, Equatable, Comparable, CustomStringConvertib
     }
 
     public var hasTokenAuthentication: Bool { self >= Self.tokenAuthentication }
+
+    /// From here on a worker may join while the head's raylet is still registering. With 2.44 and 2.52
+    /// (measured on the virtual cluster, and by hand with two `ray start`), a worker that joins first
+    /// leaves the head's raylet unregistered: `ray start --head` fails after 30 s with "Retrying to
+    /// get node ... Deadline Exceeded".
+    public static let earlyWorkerJoin = RayVersion(major: 2, minor: 60, patch: 0)
     public var description: String { "\(major).\(minor).\(patch)" }
 
     public static func < (lhs: RayVersion, rhs: RayVersion) -> Bool {

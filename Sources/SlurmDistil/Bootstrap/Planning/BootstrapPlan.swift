@@ -59,6 +59,9 @@ public struct BootstrapPlan: Sendable, Equatable {
     public var authentication: RayAuthentication = .token
     /// The venv's Ray, where it could be read before starting.
     public var rayVersion: RayVersion?
+    /// Whether the workers start as soon as the head's GCS answers (seconds before the dashboard), or
+    /// only once the head's own node is registered, which Ray before 2.60 needs.
+    public var workersStartEarly: Bool { rayVersion.map { $0 >= RayVersion.earlyWorkerJoin } ?? false }
 
     /// Where bootstrap (on the head) reaches the dashboard: the address it is bound to, unless that
     /// is every interface.

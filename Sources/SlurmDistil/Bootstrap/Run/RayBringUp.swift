@@ -25,10 +25,7 @@ struct RayBringUp: Sendable {
                 hint: "see \(plan.jobFolder)/ray-\(plan.head).log")
         ) { await edges.probe.gcsAnswers() }
         await reached(.gcsReady)
-        if let workerStep = plan.workerStep {
-            say("the head's GCS answers; starting Ray on \(plan.workers.count) worker node(s) \(HostList.compact(plan.workers)) in one step")
-            steps.add(try edges.launcher.start(workerStep, environment: environment))
-        }
+        if plan.workersStartEarly { try startWorkers("the head's GCS answers") }
         say("waiting for the dashboard (Ray's head takes 5-15 s)")
         try await wait(
             for: "Ray's dashboard at \(plan.dashboardURL)", every: 0.3, until: deadline,
@@ -37,6 +34,15 @@ struct RayBringUp: Sendable {
                 hint: "a port may be taken or the head failed; see \(plan.jobFolder)/ray-\(plan.head).log")
         ) { await edges.probe.dashboardAnswers() }
         await reached(.headReady)
+        if !plan.workersStartEarly, plan.workerStep != nil {
+            try await wait(
+                for: "the head's own node", every: 0.25, until: deadline,
+                failure: Failure(
+                    .runtime, "the head's node did not register within \(Int(readyTimeout)) s (--ready-timeout)\n\(steps.tails([plan.head], edges.folder))",
+                    hint: "see \(plan.jobFolder)/ray-\(plan.head).log")
+            ) { await edges.probe.nodes()?.contains { $0.isAlive && ($0.isHeadNode || $0.nodeIP == plan.headAddress) } ?? false }
+            try startWorkers("Ray \(plan.rayVersion?.description ?? "(version unknown)") registered the head (before 2.60 a worker must not join earlier)")
+        }
         // No silent downgrade: a Ray that ignores RAY_AUTH_MODE (older than 2.52) serves everyone.
         if plan.authentication == .token {
             let mode = await edges.probe.authenticationMode()
@@ -49,6 +55,12 @@ struct RayBringUp: Sendable {
         }
         try await waitForNodes(until: deadline)
         await reached(.rayReady)
+    }
+
+    private func startWorkers(_ reason: String) throws(Failure) {
+        guard let workerStep = plan.workerStep else { return }
+        edges.console.say("\(reason); starting Ray on \(plan.workers.count) worker node(s) \(HostList.compact(plan.workers)) in one step")
+        steps.add(try edges.launcher.start(workerStep, environment: environment))
     }
 
     private func waitForNodes(until deadline: Double) async throws(Failure) {
