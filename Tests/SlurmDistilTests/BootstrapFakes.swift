@@ -91,7 +91,7 @@ final class FakeLauncher: StepLauncher {
         return fake
     }
 
-    func run(_ arguments: [String], environment: [String: String], outputPath: String) async throws(Failure) -> Int32 {
+    func run(_ arguments: [String], environment: [String: String], outputPath: String, timeout: Double) async throws(Failure) -> Int32? {
         events.add("run \(arguments.dropFirst(5).prefix(2).joined(separator: " "))")
         if arguments.contains(where: { $0.contains("printf") }), let probe = folder.probeText.value {
             let lines = sharedAnswers.value.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value ?? probe)\n" }

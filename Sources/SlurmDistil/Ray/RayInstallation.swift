@@ -86,7 +86,7 @@ public struct InstalledRay: RayInstallation {
         return interpreter
     }
 
-    func executable(_ name: String) -> String? {
+    public func executable(_ name: String) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         for folder in (environment["PATH"] ?? "").split(separator: ":") {
             let candidate = "\(folder)/\(name)"

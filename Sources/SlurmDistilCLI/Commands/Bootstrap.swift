@@ -53,6 +53,8 @@ struct Bootstrap: AsyncParsableCommand {
     var metrics = false
     @Flag(help: "Run a Ray older than 2.52, which has no token authentication; its dashboard then listens on the head's loopback only.")
     var insecureNoAuth = false
+    @Flag(help: "Run doctor's checks on every node first, and start nothing when one fails.")
+    var preflight = false
     @Flag(help: "Print the plan (roles, addresses, ports, commands) and exit.")
     var dryRun = false
     @Argument(parsing: .postTerminator, help: "The pipeline command, after '--'.")
@@ -97,6 +99,7 @@ struct Bootstrap: AsyncParsableCommand {
             print(setup.plan.description, terminator: "")
             return
         }
+        if preflight { try await runPreflight(allocation: allocation, options: options, environment: environment) }
         let token = setup.plan.authentication == .token ? BootstrapRun.newToken() : nil
         let run = BootstrapRun(
             plan: setup.plan, job: setup.job, settings: settings, edges: .system(plan: setup.plan, token: token), token: token, warnings: setup.warnings)
@@ -105,6 +108,30 @@ struct Bootstrap: AsyncParsableCommand {
         let outcome = await run.run()
         if let failure = outcome.failure { throw failure }
         throw ExitCode(outcome.exitCode)
+    }
+}
+
+extension Bootstrap {
+    /// doctor's checks with bootstrap's own options, before any Ray starts.
+    func runPreflight(allocation: Allocation, options: BootstrapOptions, environment: [String: String]) async throws(Failure) {
+        var doctor = DoctorOptions(launcher: options.launcher)
+        doctor.policy = options.policy
+        doctor.headNode = options.headNode
+        doctor.ray = options.ray
+        doctor.tempRoot = options.tempRoot
+        doctor.objectStoreBytes = options.objectStoreBytes
+        doctor.workingDir = workingDir
+        doctor.insecureNoAuth = options.insecureNoAuth
+        StandardError.write("slurm-distil: preflight: doctor's checks on \(allocation.nodes.count) node(s)\n")
+        let report = try await Doctor(launcher: SrunLauncher(), directory: SystemNodeDirectory(environment: environment))
+            .run(allocation: allocation, options: doctor, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
+        StandardError.write(report.table + "\n")
+        guard !report.failed else {
+            let failed = report.findings.filter { $0.verdict == .fail }
+            throw Failure.environment(
+                "preflight: \(failed.count) check(s) failed (\(failed.map { "\($0.check) on \($0.node)" }.joined(separator: ", "))); Ray was not started",
+                hint: "fix what the table names; `slurm-distil doctor` runs the same checks")
+        }
     }
 }
 

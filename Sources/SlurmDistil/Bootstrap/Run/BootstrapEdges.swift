@@ -14,7 +14,8 @@ public protocol RunningStep: Sendable {
 public protocol StepLauncher: Sendable {
     func start(_ step: StepCommand, environment: [String: String]) throws(Failure) -> any RunningStep
     /// Runs a short step on every node to its end, its output into `outputPath`; returns its exit status.
-    func run(_ arguments: [String], environment: [String: String], outputPath: String) async throws(Failure) -> Int32
+    /// A step still running after `timeout` seconds is killed, and nil returned.
+    func run(_ arguments: [String], environment: [String: String], outputPath: String, timeout: Double) async throws(Failure) -> Int32?
 }
 
 /// What tells whether Ray is up: the head's GCS port, the dashboard, and Ray's own list of nodes.

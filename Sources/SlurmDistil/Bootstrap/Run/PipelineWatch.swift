@@ -89,7 +89,7 @@ struct PipelineWatch: Sendable {
         }
         let path = plan.jobFolder + "/stall-stack.txt"
         let script = #"if hostname -I | tr ' ' '\n' | grep -qx "$0"; then echo "== $SLURMD_NODENAME pid $1"; py-spy dump --pid "$1" 2>&1; fi"#
-        if (try? await edges.launcher.run(plan.everyNodeStep(["sh", "-c", script, ip, pid]), environment: environment, outputPath: path)) != nil {
+        if (try? await edges.launcher.run(plan.everyNodeStep(["sh", "-c", script, ip, pid]), environment: environment, outputPath: path, timeout: 60)) != nil {
             edges.console.say("saved the stalled driver's stack (pid \(pid) at \(ip)) to \(path)")
         }
     }

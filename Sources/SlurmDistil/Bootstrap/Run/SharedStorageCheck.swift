@@ -14,7 +14,7 @@ struct SharedStorageCheck: Sendable {
         let answers = "shared-check.txt"
         let status = try await edges.launcher.run(
             plan.everyNodeStep(["sh", "-c", #"printf '%s %s\n' "$SLURMD_NODENAME" "$(cat "$0" 2>&1 | head -c 200)""#, probe]),
-            environment: environment, outputPath: edges.folder.path + "/" + answers)
+            environment: environment, outputPath: edges.folder.path + "/" + answers, timeout: 60)
         var seen: [String: String] = [:]
         for line in edges.folder.read(answers).split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)
