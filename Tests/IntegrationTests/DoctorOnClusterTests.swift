@@ -34,8 +34,10 @@ import TestSupport
         _ report: DoctorReport, _ check: String, on node: String, _ fragment: String, verdict: DoctorFinding.Verdict = .fail,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
-        let finding = report.findings.first { $0.check == check && $0.node == node }
-        #expect(finding?.verdict == verdict, "\(check) on \(node): \(report.findings)", sourceLocation: sourceLocation)
+        // A check can have several findings on a node (the shared folders): the one about `fragment`'s subject.
+        let candidates = report.findings.filter { $0.check == check && $0.node == node }
+        let finding = candidates.first { $0.detail.contains(fragment) } ?? candidates.first
+        #expect(finding?.verdict == verdict, "\(check) on \(node): \(candidates)", sourceLocation: sourceLocation)
         #expect(finding?.detail.contains(fragment) == true, "\(finding?.detail ?? "no finding")", sourceLocation: sourceLocation)
         if verdict != .pass { #expect(finding?.hint != nil, sourceLocation: sourceLocation) }
     }
@@ -47,7 +49,9 @@ import TestSupport
     @Test func aCleanAllocationPasses() throws {
         let (job, report, table) = try doctor(["--working-dir", "."])
         #expect(job.state == "COMPLETED", "\(table)")
-        #expect(!report.failed && report.findings.allSatisfy { $0.verdict == .pass }, "\(table)")
+        #expect(!report.failed, "\(table)")
+        // This machine's own ulimit -n (20000 here) is below what Ray wants at scale: the one warning.
+        #expect(report.findings.allSatisfy { $0.verdict == .pass || $0.check == "open-files" }, "\(table)")
         for node in ["n1", "n2", "n3"] {
             for check in ["slurm", "address", "ray", "gpus", "cpus", "shm", "temp-space", "open-files", "temp-path", "shared"] {
                 #expect(report.findings.contains { $0.node == node && $0.check == check }, "\(check) on \(node)")
@@ -61,14 +65,16 @@ import TestSupport
     }
 
     @Test func aMissingOrDownInterfaceIsNamedWithItsNode() throws {
+        // A veth pair stands in for an InfiniBand interface (this kernel has no dummy interfaces).
         for (node, address) in [("n1", "192.168.213.11"), ("n3", "192.168.213.13")] {
-            _ = try VirtualCluster.exec(node, ["sh", "-c", "ip link add ib0 type dummy && ip addr add \(address)/24 dev ib0 && ip link set ib0 up"])
+            _ = try VirtualCluster.exec(node, ["sh", "-c", "ip link add ib0 type veth peer name ib0peer && ip addr add \(address)/24 dev ib0 && ip link set ib0peer up && ip link set ib0 up"])
         }
         _ = try VirtualCluster.exec("n3", ["ip", "link", "set", "ib0", "down"])
         defer { for node in ["n1", "n3"] { _ = try? VirtualCluster.exec(node, ["ip", "link", "del", "ib0"]) } }
         let (job, report, table) = try doctor(["--interface", "ib0"])
         #expect(job.exitCode == "1:0", "\(table)")
         expectNamed(report, "address", on: "n2", "no interface ib0 on n2")
+        #expect(table.contains("interface ib0 on n3 is down"), "\(table)")
         expectNamed(report, "address", on: "n3", "interface ib0 on n3 is down")
         expectNamed(report, "address", on: "n1", "192.168.213.11 on ib0", verdict: .pass)
         record("--interface ib0, missing on n2 and down on n3", "FAIL address on n2 (no interface ib0) and n3 (down), with the interfaces there", job)

@@ -80,7 +80,8 @@ public struct Doctor: Sendable {
         var probes: [DoctorPlan.SharedProbe] = []
         var folders = [("submit folder", allocation.submitDirectory ?? currentDirectory)]
         if let workingDir = options.workingDir, !workingDir.contains("://") {
-            folders.append(("working dir", workingDir.hasPrefix("/") ? workingDir : currentDirectory + "/" + workingDir))
+            let path = workingDir.hasPrefix("/") ? workingDir : currentDirectory + "/" + workingDir
+            folders.append(("working dir", URL(fileURLWithPath: path).standardizedFileURL.path))
         }
         if let ray = InstalledRay(environment: environment).executable(options.ray), let interpreter = InstalledRay.interpreter(ofScript: ray) {
             folders.append(("venv", URLPath.parent(URLPath.parent(interpreter))))
