@@ -132,7 +132,7 @@ import Testing
         }
         let allocation = try Allocation(environment: ["SLURM_JOB_ID": "9", "SLURM_JOB_NODELIST": "n[1-2]", "SLURMD_NODENAME": "n1"])
         let report = try await Doctor(launcher: Launcher(), directory: FakeNodeDirectory(records: nil, dns: ["n1": ["10.0.0.1"], "n2": ["10.0.0.2"]]))
-            .run(allocation: allocation, options: DoctorOptions(launcher: "sd"), environment: ["PATH": "/nonexistent"], currentDirectory: "/nonexistent")
+            .run(allocation: allocation, options: DoctorOptions(bootstrap: BootstrapOptions(launcher: "sd")), environment: ["PATH": "/nonexistent"], currentDirectory: "/nonexistent")
         #expect(report.failed)
         let step = try #require(report.findings.first { $0.check == "step" })
         #expect(step.node == "n2" && step.detail.contains("no answer from n2 (srun exit 1): srun: error: n2: task 1: Exited with exit code 127"))

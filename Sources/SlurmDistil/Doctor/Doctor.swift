@@ -1,19 +1,16 @@
 import Foundation
 
-/// What `doctor` (and `bootstrap --preflight`) is asked to check: bootstrap's own options.
+/// What `doctor` (and `bootstrap --preflight`) is asked to check: bootstrap's own options, and the
+/// working dir bootstrap would upload.
 public struct DoctorOptions: Sendable {
-    public var policy: AddressPolicy = .auto
-    public var headNode: String?
-    public var ray = "ray"
-    public var launcher: String
-    public var tempRoot = "/tmp"
-    public var objectStoreBytes: Int?
+    public var bootstrap: BootstrapOptions
     public var workingDir: String?
-    public var insecureNoAuth = false
+    /// How long the head listens for the workers' connections.
     public var rendezvousSeconds = 6.0
 
-    public init(launcher: String) {
-        self.launcher = launcher
+    public init(bootstrap: BootstrapOptions, workingDir: String? = nil) {
+        self.bootstrap = bootstrap
+        self.workingDir = workingDir
     }
 }
 
@@ -30,11 +27,12 @@ public struct Doctor: Sendable {
         self.clock = clock
     }
 
-    public func run(allocation: Allocation, options: DoctorOptions, environment: [String: String], currentDirectory: String) async throws(Failure)
-        -> DoctorReport
+    public func run(allocation: Allocation, options doctorOptions: DoctorOptions, environment: [String: String], currentDirectory: String)
+        async throws(Failure) -> DoctorReport
     {
+        let options = doctorOptions.bootstrap
         let started = clock.now
-        let plan = try makePlan(allocation: allocation, options: options, currentDirectory: currentDirectory, environment: environment)
+        let plan = try makePlan(allocation: allocation, options: doctorOptions, currentDirectory: currentDirectory, environment: environment)
         defer { for probe in plan.sharedProbes { try? FileManager.default.removeItem(atPath: probe.file) } }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-doctor-\(allocation.jobID)-\(getpid()).txt").path
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -42,7 +40,7 @@ public struct Doctor: Sendable {
         if allocation.gpusPerNode > 0 { step.append("--gpus-per-node=\(allocation.gpusPerNode)") }
         step += [options.launcher, "_doctor", plan.argument]
         let status = try await launcher.run(
-            step, environment: BootstrapPlan.stepEnvironment(environment), outputPath: output, timeout: options.rendezvousSeconds + 30)
+            step, environment: BootstrapPlan.stepEnvironment(environment), outputPath: output, timeout: plan.rendezvousSeconds + 30)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         var findings = Self.findings(in: text)
         // A node that said nothing: its step never ran there, or died; srun's own words say why.
@@ -50,7 +48,7 @@ public struct Doctor: Sendable {
         for node in allocation.nodes where !findings.contains(where: { $0.node == node && $0.check == "slurm" }) {
             findings.append(
                 DoctorFinding(
-                    node, "step", .fail, "no answer from \(node)\(status.map { " (srun exit \($0))" } ?? " (killed after \(Int(options.rendezvousSeconds + 30)) s)")\(srunSaid.map { ": \($0)" } ?? "")",
+                    node, "step", .fail, "no answer from \(node)\(status.map { " (srun exit \($0))" } ?? " (killed after \(Int(plan.rendezvousSeconds + 30)) s)")\(srunSaid.map { ": \($0)" } ?? "")",
                     hint: "the node cannot run slurm-distil (\(options.launcher)) or srun steps; try `srun -w \(node) hostname`"))
         }
         return DoctorReport(nodes: allocation.nodes, findings: findings, seconds: clock.now - started)
@@ -63,7 +61,10 @@ public struct Doctor: Sendable {
         }
     }
 
-    func makePlan(allocation: Allocation, options: DoctorOptions, currentDirectory: String, environment: [String: String]) throws(Failure) -> DoctorPlan {
+    func makePlan(allocation: Allocation, options doctorOptions: DoctorOptions, currentDirectory: String, environment: [String: String])
+        throws(Failure) -> DoctorPlan
+    {
+        let options = doctorOptions.bootstrap
         let head = try AddressPlanner.head(of: allocation, requested: options.headNode)
         let planner = AddressPlanner(directory: directory)
         // The head's address is what the workers connect to; a head without one is reported by the
@@ -79,7 +80,7 @@ public struct Doctor: Sendable {
         let nonce = BootstrapRun.newToken()
         var probes: [DoctorPlan.SharedProbe] = []
         var folders = [("submit folder", allocation.submitDirectory ?? currentDirectory)]
-        if let workingDir = options.workingDir, !workingDir.contains("://") {
+        if let workingDir = doctorOptions.workingDir, !workingDir.contains("://") {
             let path = workingDir.hasPrefix("/") ? workingDir : currentDirectory + "/" + workingDir
             folders.append(("working dir", URL(fileURLWithPath: path).standardizedFileURL.path))
         }
@@ -95,6 +96,6 @@ public struct Doctor: Sendable {
         return DoctorPlan(
             jobID: allocation.jobID, nodes: allocation.nodes, head: head, headAddress: headAddress, policy: options.policy, ray: options.ray,
             tempRoot: options.tempRoot, objectStoreBytes: options.objectStoreBytes, ports: RayPorts.block(jobID: allocation.jobID),
-            sharedProbes: probes, nonce: nonce, insecureNoAuth: options.insecureNoAuth, rendezvousSeconds: options.rendezvousSeconds)
+            sharedProbes: probes, nonce: nonce, insecureNoAuth: options.insecureNoAuth, rendezvousSeconds: doctorOptions.rendezvousSeconds)
     }
 }

@@ -114,14 +114,7 @@ struct Bootstrap: AsyncParsableCommand {
 extension Bootstrap {
     /// doctor's checks with bootstrap's own options, before any Ray starts.
     func runPreflight(allocation: Allocation, options: BootstrapOptions, environment: [String: String]) async throws(Failure) {
-        var doctor = DoctorOptions(launcher: options.launcher)
-        doctor.policy = options.policy
-        doctor.headNode = options.headNode
-        doctor.ray = options.ray
-        doctor.tempRoot = options.tempRoot
-        doctor.objectStoreBytes = options.objectStoreBytes
-        doctor.workingDir = workingDir
-        doctor.insecureNoAuth = options.insecureNoAuth
+        let doctor = DoctorOptions(bootstrap: options, workingDir: workingDir)
         StandardError.write("slurm-distil: preflight: doctor's checks on \(allocation.nodes.count) node(s)\n")
         let report = try await Doctor(launcher: SrunLauncher(), directory: SystemNodeDirectory(environment: environment))
             .run(allocation: allocation, options: doctor, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)

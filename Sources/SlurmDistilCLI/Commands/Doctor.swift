@@ -32,14 +32,14 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        var options = DoctorOptions(launcher: LocalFileSystem().executablePath)
-        options.policy = try address.policy()
-        options.headNode = address.headNode
-        options.ray = venv.map { "\($0)/bin/ray" } ?? ray
-        options.tempRoot = tempRoot
-        options.objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
-        options.workingDir = workingDir
-        options.insecureNoAuth = insecureNoAuth
+        var node = BootstrapOptions(launcher: LocalFileSystem().executablePath)
+        node.policy = try address.policy()
+        node.headNode = address.headNode
+        node.ray = venv.map { "\($0)/bin/ray" } ?? ray
+        node.tempRoot = tempRoot
+        node.objectStoreBytes = try objectStoreMemory.map { (text) throws(Failure) in try ByteSize.parse(text, option: "--object-store-memory") }
+        node.insecureNoAuth = insecureNoAuth
+        let options = DoctorOptions(bootstrap: node, workingDir: workingDir)
         let allocation = try Allocation(environment: environment, hostname: ProcessInfo.processInfo.hostName)
         let report = try await Doctor(launcher: SrunLauncher(), directory: SystemNodeDirectory(environment: environment))
             .run(allocation: allocation, options: options, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
