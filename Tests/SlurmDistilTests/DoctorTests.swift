@@ -140,5 +140,8 @@ import Testing
         #expect(table.contains("n2    step   FAIL    no answer from n2"))
         #expect(table.contains("hint: the node cannot run slurm-distil"))
         #expect(table.contains("2 checks: 1 PASS, 0 WARN, 1 FAIL"))
+        let answeredLate = DoctorReport(
+            nodes: ["n1", "n2"], findings: [DoctorFinding("n2", "shm", .fail, "small"), DoctorFinding("n1", "shm", .fail, "small")], seconds: 1)
+        #expect(answeredLate.failures.map(\.node) == ["n1", "n2"], "node order, whatever order the nodes answered in")
     }
 }

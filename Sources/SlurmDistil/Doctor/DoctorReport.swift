@@ -38,9 +38,14 @@ public struct DoctorReport: Codable, Sendable {
 
     public var failed: Bool { findings.contains { $0.verdict == .fail } }
 
-    /// Node order, then the order the checks were made in.
+    /// Node order, then the order the checks were made in (the nodes answer in any order).
+    public var ordered: [DoctorFinding] {
+        nodes.flatMap { node in findings.filter { $0.node == node } } + findings.filter { !nodes.contains($0.node) }
+    }
+
+    public var failures: [DoctorFinding] { ordered.filter { $0.verdict == .fail } }
+
     public var table: String {
-        let ordered = nodes.flatMap { node in findings.filter { $0.node == node } } + findings.filter { !nodes.contains($0.node) }
         let nodeWidth = max(4, ordered.map(\.node.count).max() ?? 0)
         let checkWidth = max(5, ordered.map(\.check.count).max() ?? 0)
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }

@@ -120,7 +120,7 @@ extension Bootstrap {
             .run(allocation: allocation, options: doctor, environment: environment, currentDirectory: LocalFileSystem().currentDirectory)
         StandardError.write(report.table + "\n")
         guard !report.failed else {
-            let failed = report.findings.filter { $0.verdict == .fail }
+            let failed = report.failures
             throw Failure.environment(
                 "preflight: \(failed.count) check(s) failed (\(failed.map { "\($0.check) on \($0.node)" }.joined(separator: ", "))); Ray was not started",
                 hint: "fix what the table names; `slurm-distil doctor` runs the same checks")
