@@ -23,6 +23,9 @@ cat >docs.sh <<'SCRIPT'
 #SBATCH --output=docs-%j.out
 start=$(date +%s.%N)
 source "$VENV/bin/activate"
+# As the docs' script runs: without authentication, also where ~/.ray/auth_token exists (Ray 2.60
+# turns token auth on by itself when it finds that file and RAY_AUTH_MODE is unset).
+export RAY_AUTH_MODE=disabled
 nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST")
 nodes_array=($nodes)
 head_node=${nodes_array[0]}
@@ -49,6 +52,7 @@ cat >floor.sh <<'SCRIPT'
 #SBATCH --ntasks-per-node=1
 #SBATCH --output=floor-%j.out
 source "$VENV/bin/activate"
+export RAY_AUTH_MODE=disabled # as in docs.sh: curl below asks without a token
 start=$(date +%s.%N)
 ip=$(hostname -I | awk '{print $1}')
 ray start --head --node-ip-address="$ip" --port=6379 --num-cpus 1 --object-store-memory 80000000 --dashboard-host="$ip" >/dev/null 2>&1
