@@ -34,7 +34,7 @@ import Testing
         expectFailure(.usage, containing: "has not started Ray yet") { _ = try location.client() }
     }
 
-    @Test func aRunningJobGivesItsDashboardTokenAndPipeline() throws {
+    @Test func aRunningJobGivesItsDashboardTokenAndPipeline() async throws {
         var status = BootstrapStatus(plan: BootstrapRunTests().plan, startedAt: 1_700_000_000)
         status.status = .running
         status.submissionID = "sd_abc"
@@ -55,6 +55,13 @@ import Testing
         #expect(text.contains("bring-up: GCS 3.1 s, dashboard 10.0 s, all nodes 11.5 s, submitted 11.9 s"))
         #expect(text.contains("pipeline sd_abc: RUNNING"))
         #expect(!text.contains("abc123token"), "the token is never printed")
+        let answering = FakeTransport(["GET \(status.dashboard)/api/jobs/sd_abc": json(200, #"{"submission_id":"sd_abc","status":"RUNNING"}"#)])
+        let gathered = await JobReport.gather(location, transport: answering)
+        #expect(gathered.pipeline?.status == .running && gathered.pipelineNote == nil)
+        #expect(answering.requests.first?.headers["Authorization"] == "Bearer abc123token", "the job folder's token is used")
+        let silent = await JobReport.gather(location, transport: FakeTransport([:]))
+        #expect(silent.pipeline == nil && silent.pipelineNote?.hasPrefix("Ray did not answer") == true)
+        #expect(silent.text.contains("pipeline sd_abc: (Ray not asked) (Ray did not answer"))
         // Either the job or the folder: the folder names the dashboard, the flags would contradict it.
         let direct = try JobLocator(queue: Queue(line: running), files: files).locate(job: nil, folder: folder)
         #expect(direct.slurm == nil && direct.status?.submissionID == "sd_abc")

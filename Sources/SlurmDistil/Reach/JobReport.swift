@@ -17,6 +17,19 @@ public struct JobReport: Sendable, Encodable {
         self.pipelineNote = pipelineNote
     }
 
+    /// The report for `location`, with the pipeline's state asked of Ray while the job runs (a job
+    /// that waits in the queue, or has ended, has no Ray to ask).
+    public static func gather(_ location: JobLocation, submissionID: String? = nil, transport: any HTTPTransport = CurlTransport()) async -> JobReport {
+        var report = JobReport(location: location)
+        guard let status = location.status, status.status == .running, let submission = submissionID ?? status.submissionID else { return report }
+        do throws(Failure) {
+            report.pipeline = try await location.client(transport: transport).job(submission)
+        } catch {
+            report.pipelineNote = "Ray did not answer: \(error.message)"
+        }
+        return report
+    }
+
     public var text: String {
         var lines: [String] = []
         if let slurm {

@@ -210,7 +210,8 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         if let location = try cluster.location() {
-            try await report(location)
+            let report = await JobReport.gather(location, submissionID: id)
+            print(json ? try Output.json(report) : report.text)
             return
         }
         let (client, id) = try cluster.target(id)
@@ -221,19 +222,6 @@ struct Status: AsyncParsableCommand {
             print(Output.summary(job))
             if let message = job.message, job.status == .failed { print(message.split(separator: "\n").prefix(3).joined(separator: "\n")) }
         }
-    }
-
-    /// Slurm's side first: a job that waits in the queue has no Ray to ask.
-    func report(_ location: JobLocation) async throws {
-        var report = JobReport(location: location)
-        if let status = location.status, let submission = id ?? status.submissionID, status.status == .running {
-            do throws(Failure) {
-                report.pipeline = try await location.client().job(submission)
-            } catch {
-                report.pipelineNote = "Ray did not answer: \(error.message)"
-            }
-        }
-        print(json ? try Output.json(report) : report.text)
     }
 }
 
