@@ -36,9 +36,8 @@ public struct Doctor: Sendable {
         defer { for probe in plan.sharedProbes { try? FileManager.default.removeItem(atPath: probe.file) } }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-doctor-\(allocation.jobID)-\(getpid()).txt").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        var step = ["srun", "--overlap", "--ntasks-per-node=1", "--nodes=\(allocation.nodes.count)", "--ntasks=\(allocation.nodes.count)"]
-        if allocation.gpusPerNode > 0 { step.append("--gpus-per-node=\(allocation.gpusPerNode)") }
-        step += [options.launcher, "_doctor", plan.argument]
+        let step = BootstrapPlan.everyNodeStep(
+            nodeCount: allocation.nodes.count, gpusPerNode: allocation.gpusPerNode, [options.launcher, "_doctor", plan.argument])
         let status = try await launcher.run(
             step, environment: BootstrapPlan.stepEnvironment(environment), outputPath: output, timeout: plan.rendezvousSeconds + 30)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
@@ -84,8 +83,8 @@ public struct Doctor: Sendable {
             let path = workingDir.hasPrefix("/") ? workingDir : currentDirectory + "/" + workingDir
             folders.append(("working dir", URL(fileURLWithPath: path).standardizedFileURL.path))
         }
-        if let ray = InstalledRay(environment: environment).executable(options.ray), let interpreter = InstalledRay.interpreter(ofScript: ray) {
-            folders.append(("venv", URLPath.parent(URLPath.parent(interpreter))))
+        if let ray = InstalledRay(environment: environment).executable(options.ray), let venv = InstalledRay.venvRoot(ofScript: ray) {
+            folders.append(("venv", venv))
         }
         for (role, folder) in folders {
             let file = "\(folder)/.slurm-distil-doctor-\(allocation.jobID)-\(role.replacingOccurrences(of: " ", with: "-"))"

@@ -52,10 +52,7 @@ public struct InstalledRay: RayInstallation {
     }
 
     public func version(ofRay ray: String) -> RayVersion? {
-        guard let script = executable(ray), let interpreter = Self.interpreter(ofScript: script) else { return nil }
-        // The venv is the interpreter's folder's parent as written: bin/python3 is a symlink into the
-        // base Python, whose own site-packages would be the wrong one.
-        let root = URL(fileURLWithPath: interpreter).deletingLastPathComponent().deletingLastPathComponent().path
+        guard let script = executable(ray), let root = Self.venvRoot(ofScript: script) else { return nil }
         let lib = root + "/lib"
         let pythons = ((try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []).filter { $0.hasPrefix("python3") }
         var found: [RayVersion] = []
@@ -73,6 +70,12 @@ public struct InstalledRay: RayInstallation {
     static func version(ofDistInfo name: String) -> RayVersion? {
         guard name.hasPrefix("ray-"), name.hasSuffix(".dist-info") else { return nil }
         return RayVersion(String(name.dropFirst(4).dropLast(10)))
+    }
+
+    /// The venv a Python script runs in: its interpreter's folder's parent as written, since bin/python3
+    /// is a symlink into the base Python, whose own site-packages would be the wrong one.
+    public static func venvRoot(ofScript path: String) -> String? {
+        interpreter(ofScript: path).map { URL(fileURLWithPath: $0).deletingLastPathComponent().deletingLastPathComponent().path }
     }
 
     /// The interpreter of a Python script's first line, when it names one directly.

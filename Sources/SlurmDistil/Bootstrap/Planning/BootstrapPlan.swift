@@ -136,7 +136,14 @@ public struct BootstrapPlan: Sendable, Equatable {
 
     /// A short step that runs one task on every node of the allocation (checks, stack dumps).
     public func everyNodeStep(_ command: [String]) -> [String] {
-        ["srun", "--overlap", "--ntasks-per-node=1", "--nodes=\(nodes.count)", "--ntasks=\(nodes.count)"] + command
+        Self.everyNodeStep(nodeCount: nodes.count, command)
+    }
+
+    /// The same for any count of nodes; `gpusPerNode` gives the step its nodes' GPUs (doctor looks at them).
+    public static func everyNodeStep(nodeCount: Int, gpusPerNode: Int = 0, _ command: [String]) -> [String] {
+        var step = ["srun", "--overlap", "--ntasks-per-node=1", "--nodes=\(nodeCount)", "--ntasks=\(nodeCount)"]
+        if gpusPerNode > 0 { step.append("--gpus-per-node=\(gpusPerNode)") }
+        return step + command
     }
 
     /// `ray start` for one node, as the node agent runs it.
