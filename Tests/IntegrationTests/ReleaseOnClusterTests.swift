@@ -30,7 +30,7 @@ struct ReleaseOnClusterTests: BootstrapJobs {
         // Otherwise a cluster brought up with the wrong --slurm would pass everything below unnoticed.
         let version = try VirtualCluster.exec("ctl", ["scontrol", "--version"])
         #expect(version.stdout.hasPrefix("slurm-wlm \(ReleaseBinary.expectedSlurm)."), "\(version.stdout)")
-        let daemons = try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-o", "%N %t %v"])
+        let daemons = try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-p", "debug", "-o", "%N %t %v"])
         let slurmdVersions = daemons.stdout.split(separator: "\n").map { $0.split(separator: " ").last.map(String.init) ?? "" }
         #expect(!slurmdVersions.isEmpty && slurmdVersions.allSatisfy { $0.hasPrefix(ReleaseBinary.expectedSlurm + ".") }, "\(daemons.stdout)")
     }

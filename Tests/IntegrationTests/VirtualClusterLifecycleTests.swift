@@ -10,7 +10,7 @@ struct VirtualClusterLifecycleTests {
         for round in 1...2 {
             let up = try VirtualCluster.run(["up", "--nodes", "2"])
             #expect(up.status == 0, "round \(round): \(up.stderr)")
-            let nodes = try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-o", "%N %t"])
+            let nodes = try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-p", "debug", "-o", "%N %t"])
             #expect(nodes.stdout == "n1 idle\nn2 idle\n", "round \(round)")
             let down = try VirtualCluster.run(["down"])
             #expect(down.status == 0, "round \(round): \(down.stderr)")
@@ -37,7 +37,7 @@ struct VirtualClusterLifecycleTests {
         let up = try VirtualCluster.run(["up", "--nodes", "2", "--slurm", "24.11"])
         #expect(up.status == 0, "\(up.stderr)")
         #expect(try VirtualCluster.exec("ctl", ["scontrol", "--version"]).stdout == "slurm-wlm 24.11.5\n")
-        #expect(try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-o", "%N %t %v"]).stdout == "n1 idle 24.11.5\nn2 idle 24.11.5\n")
+        #expect(try VirtualCluster.exec("ctl", ["sinfo", "-h", "-N", "-p", "debug", "-o", "%N %t %v"]).stdout == "n1 idle 24.11.5\nn2 idle 24.11.5\n")
         _ = try runProcess("/bin/sh", ["-c", "rm -rf /run/slurm-distil-vcluster/run"])
         let again = try VirtualCluster.run(["up", "--nodes", "2", "--slurm", "24.11"])
         #expect(again.status == 0, "\(again.stderr)")

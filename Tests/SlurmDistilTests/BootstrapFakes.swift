@@ -175,8 +175,12 @@ final class FakePipeline: PipelineService {
         throw Failure(.runtime, "interrupted")
     }
 
+    /// A driver that does not end on the stop signal (killed later with Ray).
+    let ignoresStop = Locked(false)
+
     func stop(_ id: String) async throws(Failure) {
         events.add("stop job")
+        if ignoresStop.value { return }
         state.value = .stopped
     }
 
@@ -217,6 +221,14 @@ final class MemoryJobFolder: JobFolder {
     }
     func removeProbe(_ path: String) {}
     func read(_ name: String) -> String { files.value[name] ?? "" }
+    /// The status.json a previous attempt left.
+    let previous = Locked<BootstrapStatus?>(nil)
+    func readStatus() -> BootstrapStatus? { previous.value }
+    let archived = Locked<[Int]>([])
+    func archiveAttempt(_ number: Int) -> [String] {
+        archived.withLock { $0.append(number) }
+        return ["pipeline.log"]
+    }
 
     var last: BootstrapStatus? { statuses.value.last }
 }
@@ -233,4 +245,29 @@ final class RecordingConsole: BootstrapConsole {
     func say(_ text: String) { lines.withLock { $0.append(text) } }
     func pipelineOutput(_ data: Data) { output.withLock { $0.append(data) } }
     var text: String { lines.value.joined(separator: "\n") }
+}
+
+/// Slurm's view of the job, scripted; requeue and exclude are recorded in the event log.
+final class FakeSlurm: SlurmJobControl {
+    let events: EventLog
+    let record: Locked<SlurmJobRecord>
+
+    init(events: EventLog, line: String) {
+        self.events = events
+        record = Locked(try! SlurmJobRecord(parsing: line))
+    }
+
+    func job(_ id: String) async throws(Failure) -> SlurmJobRecord { record.value }
+    func exclude(_ nodes: [String], from id: String, already: String?) async throws(Failure) {
+        events.add("exclude \(nodes.joined(separator: ",")) from \(id) (already \(already ?? "none"))")
+    }
+    func requeue(_ id: String) async throws(Failure) { events.add("requeue \(id)") }
+}
+
+final class RecordingResumeState: ResumeState {
+    let calls = Locked<[Bool]>([])
+    func prepare(previousStoppedGracefully: Bool) -> [String] {
+        calls.withLock { $0.append(previousStoppedGracefully) }
+        return ["cache repaired"]
+    }
 }

@@ -39,17 +39,19 @@ import Testing
             plan: BootstrapPlan, script: FakePipeline.Script, settings: BootstrapRunSettings = BootstrapRunSettings(),
             probe: ((BootstrapPlan, FakeClock) -> FakeProbe)? = nil,
             makeStep: (@Sendable (StepCommand, FakeClock, EventLog) -> FakeStep)? = nil,
-            token: String? = "t0ken-of-this-job-0123456789abcdef", warnings: [String] = []
+            token: String? = "t0ken-of-this-job-0123456789abcdef", warnings: [String] = [],
+            slurm: ((EventLog) -> FakeSlurm)? = nil, resumeState: any ResumeState = NoResumeState(), previous: BootstrapStatus? = nil
         ) {
             let (clock, events) = (clock, events)
             let folder = MemoryJobFolder(events: events)
+            folder.previous.value = previous
             self.folder = folder
             launcher = makeStep.map { FakeLauncher(clock: clock, events: events, folder: folder, makeStep: $0) }
                 ?? FakeLauncher(clock: clock, events: events, folder: folder)
             pipeline = FakePipeline(clock: clock, events: events, script: script)
             let edges = BootstrapEdges(
                 launcher: launcher, probe: probe?(plan, clock) ?? FakeProbe.allUp(plan, clock: clock), pipeline: pipeline, folder: folder,
-                clock: clock, console: console, wallClock: { 1_700_000_000 })
+                clock: clock, console: console, wallClock: { 1_700_000_000 }, slurm: slurm?(events), resumeState: resumeState)
             let job = try! JobSubmitter.prepare(JobRequest(entrypoint: ["python", "-u", "p.py"]), currentDirectory: "/work")
             run = BootstrapRun(plan: plan, job: job, settings: settings, edges: edges, token: token, warnings: warnings)
         }

@@ -16,6 +16,14 @@ public struct SlurmJobRecord: Sendable, Equatable, Codable {
     /// `exit:signal`, as Slurm keeps it.
     public var exitCode: String?
     public var restarts: Int
+    /// Submitted with --requeue: Slurm brings it back after a preemption or a node failure.
+    public var requeueable: Bool
+    /// When a preemption picked the job (its grace time then runs); nil when it was never preempted.
+    public var preemptTime: String?
+    /// When Slurm ends the job: the time limit, or the end of a preemption's grace time.
+    public var endTime: String?
+    /// The nodes the job must not run on (--exclude, or added after a node was lost).
+    public var excludedNodes: String?
 
     public init(parsing line: String) throws(Failure) {
         let fields = Self.fields(line)
@@ -31,6 +39,21 @@ public struct SlurmJobRecord: Sendable, Equatable, Codable {
         nodeList = fields["NodeList"].flatMap { $0 == "(null)" ? nil : $0 }
         exitCode = fields["ExitCode"]
         restarts = fields["Restarts"].flatMap(Int.init) ?? 0
+        requeueable = fields["Requeue"] == "1"
+        let known: (String?) -> String? = { $0.flatMap { ["Unknown", "None", "(null)", ""].contains($0) ? nil : $0 } }
+        preemptTime = known(fields["PreemptTime"])
+        endTime = known(fields["EndTime"])
+        excludedNodes = known(fields["ExcNodeList"])
+    }
+
+    /// Seconds from `now` until `endTime`. scontrol prints times in the local time zone without saying so.
+    public func secondsLeft(now: Date, timeZone: TimeZone = .current) -> Double? {
+        guard let endTime else { return nil }
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.timeZone = timeZone
+        format.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return format.date(from: endTime).map { $0.timeIntervalSince(now) }
     }
 
     /// Splits at the spaces that start a new `Key=`: values such as Command= may hold spaces themselves.
@@ -92,8 +115,17 @@ public protocol SlurmQueue: Sendable {
     func job(_ id: String) throws(Failure) -> SlurmJobRecord
 }
 
+/// What bootstrap asks of Slurm about its own job when the run must go on in a new allocation.
+public protocol SlurmJobControl: Sendable {
+    func job(_ id: String) async throws(Failure) -> SlurmJobRecord
+    /// Adds `nodes` to the job's excluded nodes (ExcNodeList), keeping those already there.
+    func exclude(_ nodes: [String], from id: String, already: String?) async throws(Failure)
+    /// `scontrol requeue`: Slurm ends this allocation and queues the job again, with the same id.
+    func requeue(_ id: String) async throws(Failure)
+}
+
 /// `scontrol show job -o ID`.
-public struct ScontrolQueue: SlurmQueue {
+public struct ScontrolQueue: SlurmQueue, SlurmJobControl {
     let environment: [String: String]
 
     public init(environment: [String: String]) {
@@ -116,5 +148,36 @@ public struct ScontrolQueue: SlurmQueue {
                 hint: "check the id with `squeue --me`; a job that ended long ago is no longer in scontrol (give --job-folder instead)")
         }
         return try SlurmJobRecord(parsing: String(line))
+    }
+
+    public func job(_ id: String) async throws(Failure) -> SlurmJobRecord {
+        let text = try await scontrol(["show", "job", "-o", id], what: "read job \(id)")
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("JobId=") }) else {
+            throw Failure(.runtime, "scontrol printed no record for job \(id): \(MessageQuoting.quote(String(text.prefix(200))))", hint: "check `scontrol show job -o \(id)` by hand")
+        }
+        return try SlurmJobRecord(parsing: String(line))
+    }
+
+    public func exclude(_ nodes: [String], from id: String, already: String?) async throws(Failure) {
+        let all = try (already.map { (list) throws(Failure) in try HostList.expand(list) } ?? []) + nodes
+        _ = try await scontrol(["update", "JobId=\(id)", "ExcNodeList=\(HostList.compact(Array(Set(all)).sorted()))"], what: "exclude \(nodes.joined(separator: ",")) from job \(id)")
+    }
+
+    public func requeue(_ id: String) async throws(Failure) {
+        _ = try await scontrol(["requeue", id], what: "requeue job \(id)")
+    }
+
+    /// Runs scontrol with waitpid on a thread of its own (WatchedProcess), never on the cooperative pool.
+    private func scontrol(_ arguments: [String], what: String) async throws(Failure) -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let process = WatchedProcess(
+            try ChildProcess.spawn("scontrol", arguments, environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true)))
+        let status = await process.exited()
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw Failure(.runtime, "scontrol could not \(what) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))", hint: "check `scontrol \(arguments.joined(separator: " "))` by hand")
+        }
+        return text
     }
 }

@@ -18,6 +18,7 @@ public enum ExitKind: Int32, Sendable, Equatable, CaseIterable, Codable {
     case jobStopped = 7
     case stalled = 8
     case maxRuntime = 9
+    case requeued = 10
     case interrupted = 130
     case terminated = 143
 
@@ -38,7 +39,7 @@ public enum ExitKind: Int32, Sendable, Equatable, CaseIterable, Codable {
         case .success, .runtime, .usage, .environment, .connection, .authentication: .everyCommand
         case .jobFailedWithoutExitCode, .jobStopped: .jobFollowers
         case .interrupted: .interactiveFollowers
-        case .stalled, .maxRuntime, .terminated: .bootstrap
+        case .stalled, .maxRuntime, .requeued, .terminated: .bootstrap
         }
     }
 
@@ -54,6 +55,7 @@ public enum ExitKind: Int32, Sendable, Equatable, CaseIterable, Codable {
         case .jobStopped: "the job was STOPPED"
         case .stalled: "the pipeline printed nothing for --stall-timeout and was stopped"
         case .maxRuntime: "the pipeline ran longer than --max-runtime and was stopped"
+        case .requeued: "the attempt was stopped (time limit, preemption, a lost node) and the job requeued; the next attempt resumes"
         case .interrupted: "interrupted with Ctrl-C; the job keeps running (unless --stop-on-interrupt)"
         case .terminated: "got SIGTERM (scancel, or the signal before the time limit) and stopped the pipeline"
         }

@@ -17,6 +17,13 @@ struct Bootstrap: AsyncParsableCommand {
               slurm-distil bootstrap -- python -u pipeline.py
               slurm-distil bootstrap --interface ib0 --working-dir . --runtime-env runtime_env.yaml -- python -u pipeline.py
               slurm-distil bootstrap --dry-run -- python -u pipeline.py
+              slurm-distil bootstrap --max-restarts 3 --on-node-loss requeue -- python -u pipeline.py
+
+            With --max-restarts N, the signal before the time limit stops the pipeline gracefully (SIGINT,
+            so that distilabel writes its cache) and requeues the job, at most N times; with --on-node-loss
+            requeue, so does a node whose Ray dies. A preempted job submitted with --requeue is stopped the
+            same way and comes back. Each new attempt gets SLURM_DISTIL_ATTEMPT, and DISTILABEL_CACHE_DIR
+            in the job folder, so that distilabel resumes.
 
             \(ExitKind.helpText(for: [.jobFollowers, .bootstrap]))
             """
@@ -49,6 +56,10 @@ struct Bootstrap: AsyncParsableCommand {
     var tensorParallelSize: Int?
     @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
     var requireShared: [String] = []
+    @Option(parsing: .unconditional, help: "Requeue the job at most N times (at the time limit, or with --on-node-loss requeue); the next attempt resumes (default 0).")
+    var maxRestarts = 0
+    @Option(help: "What a node whose Ray dies mid-run does: fail (the run ends) or requeue (stop, exclude the node, requeue).")
+    var onNodeLoss = "fail"
     @Flag(help: "Keep Ray's per-node Prometheus metrics exporter (off by default: it listens on every interface, without auth).")
     var metrics = false
     @Flag(help: "Run a Ray older than 2.52, which has no token authentication; its dashboard then listens on the head's loopback only.")
@@ -72,6 +83,8 @@ struct Bootstrap: AsyncParsableCommand {
         settings.watchdog.stallTimeout = try stallTimeout.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--stall-timeout")) }
         settings.watchdog.maxRuntime = try maxRuntime.map { (text) throws(Failure) in Double(try DurationText.seconds(parsing: text, option: "--max-runtime")) }
         settings.readyTimeout = Double(try DurationText.seconds(parsing: readyTimeout, option: "--ready-timeout"))
+        settings.requeue = try RequeuePolicy(checkingMaxRestarts: maxRestarts, onNodeLoss: onNodeLoss)
+        settings.restarts = Int(environment["SLURM_RESTART_COUNT"] ?? "") ?? 0
         let files = LocalFileSystem()
         var options = BootstrapOptions(launcher: files.executablePath, jobFolder: jobFolder)
         options.policy = try address.policy()

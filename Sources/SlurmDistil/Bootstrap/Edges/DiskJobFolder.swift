@@ -59,6 +59,25 @@ public struct DiskJobFolder: JobFolder {
     public func read(_ name: String) -> String {
         (try? String(contentsOfFile: path + "/" + name, encoding: .utf8)) ?? ""
     }
+
+    public func readStatus() -> BootstrapStatus? {
+        guard let data = FileManager.default.contents(atPath: path + "/status.json") else { return nil }
+        return try? JSONDecoder().decode(BootstrapStatus.self, from: data)
+    }
+
+    public func archiveAttempt(_ number: Int) -> [String] {
+        let files = FileManager.default
+        let names = ((try? files.contentsOfDirectory(atPath: path)) ?? []).filter(Self.isAttemptLog).sorted()
+        guard !names.isEmpty else { return [] }
+        let folder = "\(path)/attempt-\(number)"
+        try? files.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return names.filter { (try? files.moveItem(atPath: "\(path)/\($0)", toPath: "\(folder)/\($0)")) != nil }
+    }
+
+    /// The files one attempt writes; status.json, the token and the pipeline's cache stay for the next.
+    static func isAttemptLog(_ name: String) -> Bool {
+        name == "pipeline.log" || name == "stall-stack.txt" || name == "shared-check.txt" || (name.hasPrefix("ray-") && name.hasSuffix(".log"))
+    }
 }
 
 /// bootstrap's progress to stderr, the pipeline's output to stdout.
@@ -80,6 +99,7 @@ extension BootstrapEdges {
         let client = RayJobsClient(address: plan.dashboardURL, token: token.map { RayToken(value: $0, source: plan.tokenPath) })
         return BootstrapEdges(
             launcher: SrunLauncher(), probe: RayHeadProbe(client: client, plan: plan), pipeline: RayPipelineService(client: client),
-            folder: DiskJobFolder(path: plan.jobFolder), clock: SystemClock(), console: StandardConsole())
+            folder: DiskJobFolder(path: plan.jobFolder), clock: SystemClock(), console: StandardConsole(),
+            slurm: ScontrolQueue(environment: ProcessInfo.processInfo.environment), resumeState: NoResumeState())
     }
 }

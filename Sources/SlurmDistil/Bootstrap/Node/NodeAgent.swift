@@ -17,6 +17,10 @@ public struct NodeAgent {
         self.directory = directory
     }
 
+    /// What the agent prints when its Ray ended without being asked to: bootstrap reads it in the
+    /// node's log to tell the lost node from those srun stopped with it.
+    static let rayExitedMarker = "Ray exited by itself"
+
     static func say(_ text: String) {
         OutputFile.standardError.write("slurm-distil node: \(text)\n")
     }
@@ -167,7 +171,7 @@ public struct NodeAgent {
             Self.say("\(node): Ray stopped; temp dir removed")
             return 0
         }
-        Self.say("\(node): Ray exited by itself with status \(status)\(leftovers.isEmpty ? "" : ", \(leftovers.count) processes killed after it")")
+        Self.say("\(node): \(Self.rayExitedMarker) with status \(status)\(leftovers.isEmpty ? "" : ", \(leftovers.count) processes killed after it")")
         return status == 0 ? 1 : status
     }
 }

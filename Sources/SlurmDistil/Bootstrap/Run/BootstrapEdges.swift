@@ -62,6 +62,22 @@ public protocol JobFolder: Sendable {
     func removeProbe(_ path: String)
     /// A file of the job folder; empty when it is missing.
     func read(_ name: String) -> String
+    /// The status.json an earlier attempt left; nil when there is none or it does not parse.
+    func readStatus() -> BootstrapStatus?
+    /// Moves an attempt's logs (pipeline.log, ray-NODE.log, ...) into attempt-N/; returns their names.
+    func archiveAttempt(_ number: Int) -> [String]
+}
+
+/// The pipeline's own record of its progress (distilabel's cache), carried from one attempt to the next.
+public protocol ResumeState: Sendable {
+    /// Before a resumed attempt: makes the state safe to resume from. Returns what was done, in words.
+    func prepare(previousStoppedGracefully: Bool) -> [String]
+}
+
+/// Nothing to carry over.
+public struct NoResumeState: ResumeState {
+    public init() {}
+    public func prepare(previousStoppedGracefully: Bool) -> [String] { [] }
 }
 
 /// What bootstrap says while it works (stderr), and the pipeline's own output (stdout).
@@ -80,11 +96,17 @@ public struct BootstrapEdges: Sendable {
     public var console: any BootstrapConsole
     /// Wall-clock seconds since 1970, for status.json's `startedAt`.
     public var wallClock: @Sendable () -> Double
+    /// Slurm's view of this job, and its requeue; nil where no Slurm is asked (then nothing is requeued).
+    public var slurm: (any SlurmJobControl)?
+    public var resumeState: any ResumeState
 
     public init(
         launcher: any StepLauncher, probe: any RayClusterProbe, pipeline: any PipelineService, folder: any JobFolder,
-        clock: any RunClock, console: any BootstrapConsole, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+        clock: any RunClock, console: any BootstrapConsole, wallClock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        slurm: (any SlurmJobControl)? = nil, resumeState: any ResumeState = NoResumeState()
     ) {
+        self.slurm = slurm
+        self.resumeState = resumeState
         self.launcher = launcher
         self.probe = probe
         self.pipeline = pipeline

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a run ended: the batch job's exit status, and the failure to report if it was not the
 /// pipeline's own outcome. The CLI turns it into the process exit (CommandRunner prints the failure).
 public struct BootstrapOutcome: Sendable, Equatable {
@@ -15,6 +17,10 @@ public struct BootstrapRunSettings: Sendable {
     public var readyTimeout: Double = 300
     /// bootstrap's own environment: the steps start from it, and its secrets are masked in the output.
     public var environment: [String: String] = [:]
+    public var requeue = RequeuePolicy()
+    /// SLURM_RESTART_COUNT: how many times Slurm started this batch job before.
+    public var restarts = 0
+    public var attempt: Int { restarts + 1 }
 
     public init() {}
 }
@@ -44,6 +50,7 @@ public actor BootstrapRun {
         started = edges.clock.now
         status = BootstrapStatus(plan: plan, startedAt: edges.wallClock())
         status.warnings = warnings
+        status.attempt = settings.attempt
     }
 
     /// SIGTERM/SIGINT/SIGHUP: stop the pipeline, keep its output, tear down. Safe from any thread.
@@ -74,6 +81,9 @@ public actor BootstrapRun {
             status.exitCode = final.exitCode
             status.message = final.message.map { String($0.prefix(2000)) }
         case .failure(var error):
+            if let decision = await requeueDecision(after: error) {
+                return await endForRequeue(decision, after: error)
+            }
             if terminationRequested.value, error.kind != .stalled, error.kind != .maxRuntime { error.kind = .terminated }
             failure = error
             status.status = Self.state(after: error)
@@ -82,6 +92,7 @@ public actor BootstrapRun {
             if let id = status.submissionID, error.kind != .connection { await stopJob(id) }
             edges.console.say("ending: \(error.message.prefix { $0 != "\n" })")
         }
+        endAttempt()
         mark(.finished)
         // Written before tearing down too: after scancel, Slurm's SIGKILL follows KillWait seconds later.
         writeStatus()
@@ -104,6 +115,10 @@ public actor BootstrapRun {
 
     private func phases() async throws(Failure) -> RayJobInfo {
         var environment = BootstrapPlan.stepEnvironment(settings.environment)
+        // Ray's job stop then sends SIGINT, on which distilabel finishes its batch and writes its cache,
+        // and waits for the driver to end by itself: bootstrap bounds the wait (drain, teardown).
+        environment["RAY_JOB_STOP_SIGNAL"] = "SIGINT"
+        environment["RAY_JOB_STOP_WAIT_TIME_S"] = "86400"
         environment["RAY_AUTH_TOKEN"] = nil
         if let token {
             environment["RAY_AUTH_MODE"] = "token"
@@ -116,6 +131,13 @@ public actor BootstrapRun {
         for path in settings.requireShared {
             try await SharedStorageCheck(plan: plan, edges: edges, environment: environment).check(path)
         }
+        var job = self.job
+        if await mayBeRequeued() {
+            // The next attempt resumes from what this one leaves in the job folder: every node must see it.
+            try await SharedStorageCheck(plan: plan, edges: edges, environment: environment).check(plan.jobFolder, purpose: .resume)
+            let cache = AttemptEnvironment.distilabelCache(jobFolder: plan.jobFolder, environment: settings.environment, runtimeEnv: job.submission.runtimeEnv)
+            job.submission.runtimeEnv = AttemptEnvironment.runtimeEnv(job.submission.runtimeEnv, attempt: settings.attempt, distilabelCache: cache)
+        }
         let watch = PipelineWatch(
             plan: plan, edges: edges, watchdog: settings.watchdog,
             redactor: SecretRedactor(
@@ -124,7 +146,16 @@ public actor BootstrapRun {
         return try await watch.run(job) { [self] id in await submitted(id) }
     }
 
+    /// Whether Slurm may run this job again: bootstrap may requeue it, it was requeued before, or it
+    /// was submitted with --requeue (preemption).
+    private func mayBeRequeued() async -> Bool {
+        if settings.requeue.maxRestarts > 0 || settings.restarts > 0 { return true }
+        guard let slurm = edges.slurm else { return false }
+        return (try? await slurm.job(plan.jobID))?.requeueable ?? false
+    }
+
     private func submitted(_ id: String) {
+        status.current.submissionID = id
         status.submissionID = id
         mark(.submitted)
         // On disk while it runs too: if this process is killed outright, the submission id is not lost.
@@ -145,6 +176,92 @@ public actor BootstrapRun {
         }
     }
 
+    /// Whether the failure is one after which the run goes on in a new allocation, and how.
+    private func requeueDecision(after error: Failure) async -> RequeueDecision? {
+        guard let slurm = edges.slurm else { return nil }
+        if terminationRequested.value {
+            guard error.kind != .stalled, error.kind != .maxRuntime else { return nil }
+            let record = try? await slurm.job(plan.jobID)
+            return RequeueDecision.afterSignal(policy: settings.requeue, restarts: settings.restarts, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
+        }
+        guard status.submissionID != nil, let dead = steps.all.first(where: { $0.exitStatus != nil }), !dead.nodes.contains(plan.head) else { return nil }
+        // The node whose Ray ended by itself; srun's --kill-on-bad-exit ended the others of its step.
+        let own = dead.nodes.filter { edges.folder.read("ray-\($0).log").contains(NodeAgent.rayExitedMarker) }
+        let lost = own.isEmpty ? dead.nodes : own
+        let record = try? await slurm.job(plan.jobID)
+        return RequeueDecision.afterNodeLoss(
+            policy: settings.requeue, restarts: settings.restarts, lostNodes: lost, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
+    }
+
+    /// Stops the pipeline gracefully, tears down, and requeues the job: the next attempt resumes.
+    private func endForRequeue(_ decision: RequeueDecision, after error: Failure) async -> BootstrapOutcome {
+        let reason = decision.reason.words
+        edges.console.say(
+            "\(reason): stopping the pipeline gracefully (up to \(Int(decision.drainSeconds)) s for it to save its work), then requeueing job \(plan.jobID); attempt \(settings.attempt + 1) resumes it")
+        var attempt = status.current
+        attempt.requeueReason = reason
+        if let id = status.submissionID {
+            let (graceful, seconds) = await drain(id, within: decision.drainSeconds)
+            attempt.stoppedGracefully = graceful
+            attempt.stopSeconds = (seconds * 10).rounded() / 10
+            edges.console.say(
+                graceful
+                    ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
+                    : "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache")
+        }
+        status.current = attempt
+        status.status = .requeued
+        status.exitCode = ExitKind.requeued.code
+        status.message = "\(reason): attempt \(settings.attempt) stopped, job \(plan.jobID) requeued; \(error.message.prefix { $0 != "\n" })"
+        endAttempt()
+        mark(.finished)
+        writeStatus()
+        await teardown()
+        var failure: Failure?
+        if decision.requeueItself, let slurm = edges.slurm {
+            do throws(Failure) {
+                if case .nodeLost(let nodes) = decision.reason {
+                    let record = try? await slurm.job(plan.jobID)
+                    try await slurm.exclude(nodes, from: plan.jobID, already: record?.excludedNodes)
+                }
+                try await slurm.requeue(plan.jobID)
+                edges.console.say("job \(plan.jobID) requeued (\(reason)); output and status of this attempt in \(plan.jobFolder)")
+            } catch {
+                failure = error
+                status.status = decision.reason == .preempted ? .requeued : .terminated
+                status.exitCode = (decision.reason == .preempted ? ExitKind.requeued : ExitKind.terminated).code
+                status.message = "\(reason): could not requeue job \(plan.jobID): \(error.message)"
+                status.current.status = status.status
+                status.current.exitCode = status.exitCode
+            }
+        }
+        writeStatus()
+        return BootstrapOutcome(exitCode: status.exitCode, failure: failure, status: status)
+    }
+
+    /// Asks Ray to stop the job (SIGINT to the driver) and waits until it has ended by itself.
+    private func drain(_ id: String, within seconds: Double) async -> (graceful: Bool, seconds: Double) {
+        let started = edges.clock.now
+        try? await edges.pipeline.stop(id)
+        while edges.clock.now - started < seconds {
+            if let info = try? await edges.pipeline.job(id), info.status.isTerminal {
+                status.jobStatus = info.status
+                return (true, edges.clock.now - started)
+            }
+            await edges.clock.sleep(0.5)
+        }
+        return (false, edges.clock.now - started)
+    }
+
+    /// This attempt's entry, as the run ends.
+    private func endAttempt() {
+        var attempt = status.current
+        attempt.status = status.status
+        attempt.exitCode = status.exitCode
+        attempt.endedAt = (edges.wallClock() * 1000).rounded() / 1000
+        status.current = attempt
+    }
+
     private func teardown() async {
         let started = steps.all
         guard !started.isEmpty else { return }
@@ -158,8 +275,35 @@ public actor BootstrapRun {
 
     private func prepareFolder() throws(Failure) {
         try edges.folder.create()
+        var attempt = BootstrapStatus.Attempt(number: settings.attempt, startedAt: status.startedAt, nodes: plan.nodes)
+        if settings.restarts > 0 {
+            attempt.resume = resumeEarlierAttempts()
+            for line in attempt.resume { edges.console.say(line) }
+        }
+        status.current = attempt
         if let token { try edges.folder.writeToken(token) }
         writeStatus()
+    }
+
+    /// A requeued job's new attempt: the earlier attempts from status.json, their logs moved into
+    /// attempt-N/, and the pipeline's cache made safe to resume from. Returns what was done, in words.
+    private func resumeEarlierAttempts() -> [String] {
+        var notes: [String] = []
+        let previousNumber = settings.attempt - 1
+        if let previous = edges.folder.readStatus(), previous.slurmJobID == plan.jobID {
+            status.attempts = previous.attempts.filter { $0.number < settings.attempt }
+        }
+        if let index = status.attempts.lastIndex(where: { $0.number == previousNumber }), status.attempts[index].endedAt == nil {
+            // Its bootstrap never wrote an end: killed outright (a preemption without the signal, a node failure).
+            status.attempts[index].requeueReason = status.attempts[index].requeueReason ?? "ended without bootstrap's stop (killed outright)"
+            status.attempts[index].stoppedGracefully = false
+        }
+        let moved = edges.folder.archiveAttempt(previousNumber)
+        if !moved.isEmpty { notes.append("attempt \(previousNumber)'s logs moved to \(plan.jobFolder)/attempt-\(previousNumber)/ (\(moved.joined(separator: ", ")))") }
+        let graceful = status.attempts.last(where: { $0.number == previousNumber })?.stoppedGracefully ?? false
+        notes += edges.resumeState.prepare(previousStoppedGracefully: graceful)
+        notes.insert("attempt \(settings.attempt) of job \(plan.jobID) (restart \(settings.restarts)): the pipeline is submitted again and resumes", at: 0)
+        return notes
     }
 
     private func mark(_ phase: BootstrapStatus.Phase) {

@@ -18,6 +18,9 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
         case terminated = "TERMINATED"
         /// bootstrap itself failed (Ray did not come up, a step died, bad input found late).
         case bootstrapFailed = "BOOTSTRAP_FAILED"
+        /// This attempt was stopped (time limit, preemption, a lost node) and the job requeued: the next
+        /// attempt resumes the pipeline.
+        case requeued = "REQUEUED"
 
         init(job: RayJobInfo.Status) {
             switch job {
@@ -53,6 +56,36 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
     public var rayVersion: String?
     /// What the run warned about (no authentication, a dashboard on every interface).
     public var warnings: [String]
+    /// 1 for the first run of the batch job, N+1 after N requeues (SLURM_RESTART_COUNT).
+    public var attempt: Int = 1
+    /// Every attempt so far, this one last; the fields above are this attempt's.
+    public var attempts: [Attempt] = []
+
+    /// One allocation's run of the pipeline. Its logs stay in JOBFOLDER/attempt-N/ once the next begins.
+    public struct Attempt: Codable, Sendable, Equatable {
+        public var number: Int
+        public var startedAt: Double
+        public var endedAt: Double?
+        public var nodes: [String]
+        public var status: State
+        public var exitCode: Int32?
+        public var submissionID: String?
+        /// "time limit", "preempted" or "node lost: NODE" when this attempt was cut short and the job requeued.
+        public var requeueReason: String?
+        /// The pipeline ended by itself after the graceful stop signal, so its cache is whole.
+        public var stoppedGracefully: Bool?
+        /// From the stop signal to the pipeline's end (or to the kill when it did not end in time).
+        public var stopSeconds: Double?
+        /// What was done before this attempt so that it resumes (the distilabel cache repaired or set aside).
+        public var resume: [String] = []
+
+        public init(number: Int, startedAt: Double, nodes: [String]) {
+            self.number = number
+            self.startedAt = startedAt
+            self.nodes = nodes
+            status = .starting
+        }
+    }
 
     public init(plan: BootstrapPlan, startedAt: Double) {
         slurmJobID = plan.jobID
@@ -66,6 +99,14 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
         authentication = plan.authentication
         rayVersion = plan.rayVersion?.description
         warnings = []
+    }
+
+    /// This attempt's entry in `attempts`.
+    public var current: Attempt {
+        get { attempts.last(where: { $0.number == attempt }) ?? Attempt(number: attempt, startedAt: startedAt, nodes: nodes) }
+        set {
+            if let index = attempts.lastIndex(where: { $0.number == attempt }) { attempts[index] = newValue } else { attempts.append(newValue) }
+        }
     }
 
     public var portBase: Int { Int(rayPorts.split(separator: "-").first ?? "") ?? 0 }

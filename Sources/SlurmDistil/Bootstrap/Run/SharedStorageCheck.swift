@@ -5,10 +5,18 @@ struct SharedStorageCheck: Sendable {
     let edges: BootstrapEdges
     let environment: [String: String]
 
-    func check(_ path: String) async throws(Failure) {
+    enum Purpose {
+        /// `--require-shared PATH`.
+        case asked
+        /// The job folder of a job that may be requeued: the next attempt resumes from what is there.
+        case resume
+    }
+
+    func check(_ path: String, purpose: Purpose = .asked) async throws(Failure) {
+        let what = purpose == .asked ? "--require-shared \(path)" : "the job folder \(path) (a requeued attempt resumes from the pipeline's cache there)"
         let nonce = String(BootstrapRun.newToken().prefix(16))
         guard let probe = edges.folder.writeProbe(nonce, into: path, jobID: plan.jobID) else {
-            throw Failure.usage("--require-shared \(path): cannot write there from \(plan.head)", hint: "give a writable folder on storage every node mounts")
+            throw Failure.usage("\(what): cannot write there from \(plan.head)", hint: "give a writable folder on storage every node mounts")
         }
         defer { edges.folder.removeProbe(probe) }
         let answers = "shared-check.txt"
@@ -24,7 +32,7 @@ struct SharedStorageCheck: Sendable {
         guard status == 0, missing.isEmpty else {
             let detail = missing.map { "\($0): \(seen[$0] ?? "no answer")" }.joined(separator: "; ")
             throw Failure.usage(
-                "--require-shared \(path) is not the same folder on every node (\(detail))",
+                "\(what) is not the same folder on every node (\(detail))",
                 hint: "use a path on shared storage (NFS, Lustre, GPFS) that every node mounts; distilabel's global steps and use_fs_to_pass_data need one")
         }
         edges.console.say("\(path) is shared by all \(plan.nodes.count) nodes")

@@ -1,0 +1,125 @@
+import Foundation
+
+/// What the user allows when Slurm ends the allocation before the pipeline is done.
+public struct RequeuePolicy: Sendable, Equatable {
+    public enum NodeLoss: String, Sendable, CaseIterable { case fail, requeue }
+
+    /// How many times bootstrap may requeue the job itself (time limit, node loss). A preemption is
+    /// Slurm's requeue and is not bounded here, but it counts as a restart like the others.
+    public var maxRestarts = 0
+    public var onNodeLoss = NodeLoss.fail
+
+    public init(maxRestarts: Int = 0, onNodeLoss: NodeLoss = .fail) {
+        self.maxRestarts = maxRestarts
+        self.onNodeLoss = onNodeLoss
+    }
+
+    /// bootstrap's --max-restarts and --on-node-loss.
+    public init(checkingMaxRestarts maxRestarts: Int, onNodeLoss: String) throws(Failure) {
+        guard (0...100).contains(maxRestarts) else {
+            throw Failure.usage("--max-restarts \(maxRestarts) is out of range", hint: "give 0 to 100: how many times the job may be requeued")
+        }
+        guard let nodeLoss = NodeLoss(rawValue: onNodeLoss) else {
+            throw Failure.usage(
+                "--on-node-loss \(MessageQuoting.quote(onNodeLoss)) is not known", hint: "give \(NodeLoss.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        if nodeLoss == .requeue, maxRestarts == 0 {
+            throw Failure.usage("--on-node-loss requeue needs --max-restarts N (N > 0)", hint: "each requeue counts as a restart: add e.g. --max-restarts 3")
+        }
+        self.init(maxRestarts: maxRestarts, onNodeLoss: nodeLoss)
+    }
+}
+
+/// Why an attempt ended early so that another one goes on.
+public enum RequeueReason: Sendable, Equatable {
+    case timeLimit
+    case preempted
+    case nodeLost([String])
+
+    public var words: String {
+        switch self {
+        case .timeLimit: "time limit"
+        case .preempted: "preempted"
+        case .nodeLost(let nodes): "node lost: \(nodes.joined(separator: ","))"
+        }
+    }
+}
+
+/// The decision bootstrap takes when its pipeline is interrupted: stop it gracefully and let the job
+/// run again (requeued by Slurm or by bootstrap), or end as before. Pure: the inputs are facts.
+public struct RequeueDecision: Sendable, Equatable {
+    public var reason: RequeueReason
+    /// bootstrap runs `scontrol requeue` (time limit, node loss). A preemption with PreemptMode=REQUEUE
+    /// is requeued by Slurm; bootstrap requeues too, as the job may end before Slurm's grace time does.
+    public var requeueItself: Bool
+    /// Seconds the pipeline may take to stop and write its cache, before it is killed.
+    public var drainSeconds: Double
+
+    /// Time kept back for teardown and the requeue itself, out of the time Slurm leaves.
+    public static let reserveSeconds: Double = 20
+    /// When Slurm does not say how long is left: what the pipeline may take to stop.
+    public static let defaultDrainSeconds: Double = 60
+
+    /// After a termination signal. `record` is Slurm's view of the job at that moment, nil if
+    /// scontrol could not say; `restarts` is SLURM_RESTART_COUNT.
+    public static func afterSignal(policy: RequeuePolicy, restarts: Int, record: SlurmJobRecord?, now: Date) -> RequeueDecision? {
+        // CANCELLED (scancel) or already ending: the user wants it to stop.
+        guard let record, record.state == "RUNNING" else { return nil }
+        let drain = drainSeconds(record: record, now: now)
+        if record.preemptTime != nil {
+            // Only a requeueable job comes back from a preemption.
+            guard record.requeueable else { return nil }
+            return RequeueDecision(reason: .preempted, requeueItself: true, drainSeconds: drain)
+        }
+        // Still RUNNING and not preempted: the signal Slurm sends --signal-lead before the time limit.
+        guard restarts < policy.maxRestarts else { return nil }
+        return RequeueDecision(reason: .timeLimit, requeueItself: true, drainSeconds: drain)
+    }
+
+    /// After a node's Ray step died while the pipeline ran.
+    public static func afterNodeLoss(policy: RequeuePolicy, restarts: Int, lostNodes: [String], record: SlurmJobRecord?, now: Date) -> RequeueDecision? {
+        guard policy.onNodeLoss == .requeue, restarts < policy.maxRestarts, !lostNodes.isEmpty else { return nil }
+        return RequeueDecision(
+            reason: .nodeLost(lostNodes), requeueItself: true, drainSeconds: record.map { drainSeconds(record: $0, now: now) } ?? defaultDrainSeconds)
+    }
+
+    static func drainSeconds(record: SlurmJobRecord, now: Date) -> Double {
+        guard let left = record.secondsLeft(now: now) else { return defaultDrainSeconds }
+        return max(5, left - reserveSeconds)
+    }
+}
+
+/// The environment a pipeline gets from bootstrap: which attempt this is, and where distilabel keeps
+/// the cache that lets the next attempt resume.
+public enum AttemptEnvironment {
+    public static let attemptVariable = "SLURM_DISTIL_ATTEMPT"
+    public static let distilabelCacheVariable = "DISTILABEL_CACHE_DIR"
+
+    /// The default cache folder: in the job folder, on storage every node and every attempt sees, and
+    /// under the same path each time (distilabel's cache stores absolute paths).
+    public static func distilabelCache(jobFolder: String) -> String { jobFolder + "/distilabel-cache" }
+
+    /// The cache folder the pipeline will use: the user's own (bootstrap's environment or the
+    /// runtime_env) wins over the default.
+    public static func distilabelCache(jobFolder: String, environment: [String: String], runtimeEnv: JSONValue?) -> String {
+        if let own = runtimeEnvVariable(distilabelCacheVariable, in: runtimeEnv) ?? environment[distilabelCacheVariable], !own.isEmpty { return own }
+        return distilabelCache(jobFolder: jobFolder)
+    }
+
+    /// The job's runtime_env with the attempt number and the cache folder in env_vars; a value the
+    /// user set there is kept.
+    public static func runtimeEnv(_ runtimeEnv: JSONValue?, attempt: Int, distilabelCache: String) -> JSONValue {
+        guard case .object(var object) = runtimeEnv ?? .object([:]) else { return runtimeEnv ?? .object([:]) }
+        var variables: [String: JSONValue] = [:]
+        if case .object(let existing) = object["env_vars"] { variables = existing }
+        variables[attemptVariable] = .string(String(attempt))
+        if variables[distilabelCacheVariable] == nil { variables[distilabelCacheVariable] = .string(distilabelCache) }
+        object["env_vars"] = .object(variables)
+        return .object(object)
+    }
+
+    static func runtimeEnvVariable(_ name: String, in runtimeEnv: JSONValue?) -> String? {
+        guard case .object(let object) = runtimeEnv, case .object(let variables) = object["env_vars"], case .string(let value) = variables[name] else { return nil }
+        return value
+    }
+}

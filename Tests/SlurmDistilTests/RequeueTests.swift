@@ -1,0 +1,231 @@
+import Foundation
+import Testing
+
+@testable import SlurmDistil
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Time limit, preemption and node loss: the decision, and a run that stops gracefully and requeues.
+@Suite struct RequeueTests {
+    typealias Harness = BootstrapRunTests.Harness
+    let plan = BootstrapRunTests.plan(rayVersion: "2.60.0")
+    /// 1_700_000_000 (the harness's wall clock) is 2023-11-14T22:13:20 UTC.
+    static let utc = TimeZone(identifier: "UTC")!
+
+    static func record(state: String = "RUNNING", requeue: Bool = true, preempted: Bool = false, end: String = "2023-11-14T22:15:20") -> String {
+        "JobId=4711 JobName=job UserId=root(0) JobState=\(state) Reason=None Requeue=\(requeue ? 1 : 0) Restarts=0 "
+            + "EndTime=\(end) PreemptEligibleTime=2023-11-14T22:00:00 PreemptTime=\(preempted ? "2023-11-14T22:13:00" : "None") "
+            + "NodeList=n[1-3] ExcNodeList=(null) WorkDir=/work Command=/work/job.sh"
+    }
+
+    @Test func slurmsRecordSaysWhetherTheJobComesBackAndWhenItEnds() throws {
+        let record = try SlurmJobRecord(parsing: Self.record(preempted: true))
+        #expect(record.requeueable && record.preemptTime == "2023-11-14T22:13:00" && record.excludedNodes == nil)
+        #expect(record.secondsLeft(now: Date(timeIntervalSince1970: 1_700_000_000), timeZone: Self.utc) == 120)
+        let plain = try SlurmJobRecord(parsing: Self.record(requeue: false).replacingOccurrences(of: "ExcNodeList=(null)", with: "ExcNodeList=n2"))
+        #expect(!plain.requeueable && plain.preemptTime == nil && plain.excludedNodes == "n2")
+    }
+
+    @Test func theDecisionFollowsSlurmsViewOfTheJob() throws {
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let policy = RequeuePolicy(maxRestarts: 2)
+        func decide(_ line: String, restarts: Int = 0, policy: RequeuePolicy = policy) -> RequeueDecision? {
+            var record = try! SlurmJobRecord(parsing: line)
+            // The record's times are UTC here; secondsLeft reads them in the local zone.
+            record.endTime = record.endTime.map { _ in
+                let format = DateFormatter()
+                format.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+                return format.string(from: now.addingTimeInterval(120))
+            }
+            return RequeueDecision.afterSignal(policy: policy, restarts: restarts, record: record, now: now)
+        }
+        #expect(decide(Self.record()) == RequeueDecision(reason: .timeLimit, requeueItself: true, drainSeconds: 100))
+        #expect(decide(Self.record(), restarts: 2) == nil, "no restarts left: the run ends as before")
+        #expect(decide(Self.record(state: "CANCELLED")) == nil, "scancel is the user's wish to stop")
+        #expect(decide(Self.record(preempted: true), restarts: 5)?.reason == .preempted, "Slurm's requeue is not bounded by --max-restarts")
+        #expect(decide(Self.record(requeue: false, preempted: true)) == nil, "a job without --requeue does not come back")
+        #expect(RequeueDecision.afterSignal(policy: policy, restarts: 0, record: nil, now: now) == nil, "Slurm not reachable: end as before")
+        let lost = RequeueDecision.afterNodeLoss(policy: RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), restarts: 0, lostNodes: ["n3"], record: nil, now: now)
+        #expect(lost == RequeueDecision(reason: .nodeLost(["n3"]), requeueItself: true, drainSeconds: RequeueDecision.defaultDrainSeconds))
+        #expect(RequeueDecision.afterNodeLoss(policy: policy, restarts: 0, lostNodes: ["n3"], record: nil, now: now) == nil, "--on-node-loss fail")
+    }
+
+    @Test func theAttemptSeesItsNumberAndACacheFolderUnlessItHasItsOwn() {
+        let plain = AttemptEnvironment.runtimeEnv(nil, attempt: 2, distilabelCache: "/shared/jobs/4711/distilabel-cache")
+        #expect(plain == .object(["env_vars": .object(["SLURM_DISTIL_ATTEMPT": .string("2"), "DISTILABEL_CACHE_DIR": .string("/shared/jobs/4711/distilabel-cache")])]))
+        let own: JSONValue = .object(["pip": .array([.string("x")]), "env_vars": .object(["DISTILABEL_CACHE_DIR": .string("/mine")])])
+        #expect(AttemptEnvironment.distilabelCache(jobFolder: "/j", environment: [:], runtimeEnv: own) == "/mine")
+        #expect(AttemptEnvironment.distilabelCache(jobFolder: "/j", environment: ["DISTILABEL_CACHE_DIR": "/env"], runtimeEnv: nil) == "/env")
+        #expect(AttemptEnvironment.distilabelCache(jobFolder: "/j", environment: [:], runtimeEnv: nil) == "/j/distilabel-cache")
+        let kept = AttemptEnvironment.runtimeEnv(own, attempt: 1, distilabelCache: "/j/distilabel-cache")
+        #expect(
+            kept == .object(["pip": .array([.string("x")]), "env_vars": .object(["DISTILABEL_CACHE_DIR": .string("/mine"), "SLURM_DISTIL_ATTEMPT": .string("1")])]))
+    }
+
+    static let everyNodeSeesTheJobFolder: [String: String?] = ["n1": nil, "n2": nil, "n3": nil]
+
+    /// The end time two minutes after the harness's wall clock, written in the local zone as scontrol does.
+    static var endInTwoMinutes: String {
+        let format = DateFormatter()
+        format.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        return format.string(from: Date(timeIntervalSince1970: 1_700_000_120))
+    }
+
+    @Test func theTimeLimitSignalStopsGracefullyTearsDownThenRequeues() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 2)
+        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
+            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
+        })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let run = harness.run
+        let outcome = Task { await run.run() }
+        while harness.console.output.value.isEmpty { await Task.yield() }
+        run.requestTermination(signal: SIGTERM)
+        let ended = await outcome.value
+        #expect(ended.exitCode == ExitKind.requeued.code && ended.failure == nil)
+        #expect(ended.status.status == .requeued)
+        let attempt = try #require(ended.status.attempts.first)
+        #expect(ended.status.attempts.count == 1 && attempt.number == 1 && attempt.requeueReason == "time limit")
+        #expect(attempt.stoppedGracefully == true && attempt.status == .requeued && attempt.submissionID == "sd_fake")
+        let events = harness.events.all
+        let stop = try #require(events.firstIndex(of: "stop job"))
+        let teardown = try #require(events.firstIndex(of: "signal \(SIGUSR1) to workers"))
+        let requeue = try #require(events.firstIndex(of: "requeue 4711"))
+        #expect(stop < teardown && teardown < requeue, "Ray is gone before Slurm ends the allocation: \(events)")
+        #expect(harness.console.text.contains("time limit: stopping the pipeline gracefully (up to 100 s"))
+        // The job folder was checked as shared, and the pipeline got the attempt and the cache folder.
+        #expect(events.contains { $0.hasPrefix("run ") })
+        let runtimeEnv = try #require(harness.pipeline.submitted.value?.submission.runtimeEnv)
+        #expect(AttemptEnvironment.runtimeEnvVariable("SLURM_DISTIL_ATTEMPT", in: runtimeEnv) == "1")
+        #expect(AttemptEnvironment.runtimeEnvVariable("DISTILABEL_CACHE_DIR", in: runtimeEnv) == "/shared/slurm-distil-logs/4711/distilabel-cache")
+        let environment = try #require(harness.launcher.environments.value.first)
+        #expect(environment["RAY_JOB_STOP_SIGNAL"] == "SIGINT", "Ray's stop lets distilabel write its cache")
+    }
+
+    @Test func aPipelineThatDoesNotStopInTimeIsMarkedSoAndStillRequeued() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1)
+        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
+            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
+        })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        harness.pipeline.ignoresStop.value = true
+        let run = harness.run
+        let outcome = Task { await run.run() }
+        while harness.console.output.value.isEmpty { await Task.yield() }
+        let signalled = harness.clock.now
+        run.requestTermination(signal: SIGTERM)
+        let ended = await outcome.value
+        #expect(ended.status.status == .requeued && ended.status.attempts.first?.stoppedGracefully == false)
+        #expect(harness.clock.now - signalled >= 100, "waited the whole drain time")
+        #expect(harness.events.all.contains("requeue 4711"))
+    }
+
+    @Test func scancelIsNotARequeue() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 2)
+        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
+            FakeSlurm(events: events, line: Self.record(state: "CANCELLED"))
+        })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let run = harness.run
+        let outcome = Task { await run.run() }
+        while harness.console.output.value.isEmpty { await Task.yield() }
+        run.requestTermination(signal: SIGTERM)
+        let ended = await outcome.value
+        #expect(ended.exitCode == 143 && ended.status.status == .terminated)
+        #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
+        #expect(ended.status.attempts.first?.status == .terminated && ended.status.attempts.first?.requeueReason == nil)
+    }
+
+    @Test func aLostNodeIsExcludedAndTheJobRequeued() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
+        let harness = Harness(
+            plan: plan, script: .keepPrinting(every: 1), settings: settings,
+            makeStep: { step, clock, events in
+                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
+            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        harness.folder.files.withLock {
+            $0["ray-n2.log"] = "slurm-distil node: n2: signal 15: stopping this node's Ray"
+            $0["ray-n3.log"] = "slurm-distil node: n3: Ray exited by itself with status 1"
+        }
+        let ended = await harness.run.run()
+        #expect(ended.exitCode == ExitKind.requeued.code && ended.status.status == .requeued)
+        #expect(ended.status.attempts.first?.requeueReason == "node lost: n3")
+        let events = harness.events.all
+        #expect(events.contains("exclude n3 from 4711 (already none)"), "\(events)")
+        let exclude = try #require(events.firstIndex { $0.hasPrefix("exclude") })
+        #expect(exclude < events.firstIndex(of: "requeue 4711")!)
+        #expect(harness.events.all.contains("stop job"))
+    }
+
+    @Test func withoutNodeLossRequeueALostNodeFailsTheRunAsBefore() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1)
+        let harness = Harness(
+            plan: plan, script: .keepPrinting(every: 1), settings: settings,
+            makeStep: { step, clock, events in
+                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
+            }, slurm: { events in FakeSlurm(events: events, line: Self.record()) })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let ended = await harness.run.run()
+        #expect(ended.exitCode == 1 && ended.status.status == .bootstrapFailed)
+        #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
+    }
+
+    @Test func theNextAttemptKeepsTheEarlierOnesMovesTheirLogsAndPreparesTheCache() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 2)
+        settings.restarts = 1
+        var previous = BootstrapStatus(plan: plan, startedAt: 1_699_999_000)
+        var first = BootstrapStatus.Attempt(number: 1, startedAt: 1_699_999_000, nodes: plan.nodes)
+        first.status = .requeued
+        first.requeueReason = "time limit"
+        first.stoppedGracefully = true
+        first.endedAt = 1_699_999_500
+        previous.attempts = [first]
+        let resume = RecordingResumeState()
+        let harness = Harness(
+            plan: plan, script: .finish(["done"], BootstrapRunTests.succeeded), settings: settings,
+            slurm: { events in FakeSlurm(events: events, line: Self.record()) }, resumeState: resume, previous: previous)
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let ended = await harness.run.run()
+        #expect(ended.exitCode == 0 && ended.status.status == .succeeded && ended.status.attempt == 2)
+        #expect(ended.status.attempts.map(\.number) == [1, 2])
+        #expect(ended.status.attempts[0] == first, "the earlier attempt is kept as it was written")
+        #expect(ended.status.attempts[1].status == .succeeded && ended.status.attempts[1].resume.contains("cache repaired"))
+        #expect(harness.folder.archived.value == [1])
+        #expect(resume.calls.value == [true])
+        let runtimeEnv = try #require(harness.pipeline.submitted.value?.submission.runtimeEnv)
+        #expect(AttemptEnvironment.runtimeEnvVariable("SLURM_DISTIL_ATTEMPT", in: runtimeEnv) == "2")
+    }
+
+    @Test func anAttemptKilledOutrightIsNotTrustedForResume() async throws {
+        var settings = BootstrapRunSettings()
+        settings.restarts = 1
+        var previous = BootstrapStatus(plan: plan, startedAt: 1_699_999_000)
+        var first = BootstrapStatus.Attempt(number: 1, startedAt: 1_699_999_000, nodes: plan.nodes)
+        first.status = .running
+        previous.attempts = [first]
+        let resume = RecordingResumeState()
+        let harness = Harness(
+            plan: plan, script: .finish([], BootstrapRunTests.succeeded), settings: settings,
+            slurm: { events in FakeSlurm(events: events, line: Self.record()) }, resumeState: resume, previous: previous)
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let ended = await harness.run.run()
+        #expect(resume.calls.value == [false])
+        #expect(ended.status.attempts[0].stoppedGracefully == false && ended.status.attempts[0].requeueReason?.contains("killed outright") == true)
+    }
+
+    @Test func theBootstrapFlagsAreChecked() throws {
+        #expect(try RequeuePolicy(checkingMaxRestarts: 3, onNodeLoss: "requeue") == RequeuePolicy(maxRestarts: 3, onNodeLoss: .requeue))
+        #expect(throws: Failure.self) { try RequeuePolicy(checkingMaxRestarts: 0, onNodeLoss: "requeue") }
+        #expect(throws: Failure.self) { try RequeuePolicy(checkingMaxRestarts: 1, onNodeLoss: "retry") }
+        #expect(throws: Failure.self) { try RequeuePolicy(checkingMaxRestarts: -1, onNodeLoss: "fail") }
+    }
+}
