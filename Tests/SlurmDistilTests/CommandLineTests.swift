@@ -34,6 +34,21 @@ import TestSupport
         #expect(result.stdout.contains("slurm-distil.yaml:1)"))
         #expect(result.stdout.contains("0:10:00"))
         #expect(result.stdout.contains("(--time)"))
+        let requeue = try run(["gen-sbatch", "--show-config", "--max-restarts", "3", "--on-node-loss", "requeue"], in: directory)
+        #expect(requeue.status == 0, "\(requeue.stderr)")
+        let rows = requeue.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.contains(["requeue", "=", "false", "(default)"]), "\(requeue.stdout)")
+        #expect(rows.contains(["max_restarts", "=", "3", "(--max-restarts)"]), "\(requeue.stdout)")
+        #expect(rows.contains(["on_node_loss", "=", "requeue", "(--on-node-loss)"]), "\(requeue.stdout)")
+    }
+
+    @Test func requeueFlagsReachTheScript() throws {
+        let result = try run(["gen-sbatch", "--time", "4:00:00", "--requeue", "--max-restarts", "3", "--", "python", "-u", "pipeline.py"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\n#SBATCH --requeue\n#SBATCH --open-mode=append\n"))
+        #expect(result.stdout.contains(" bootstrap --max-restarts 3 -- python -u pipeline.py\n"))
+        let plain = try run(["gen-sbatch", "--time", "4:00:00", "--", "python", "-u", "pipeline.py"])
+        #expect(!plain.stdout.contains("--requeue") && !plain.stdout.contains("--open-mode") && !plain.stdout.contains("--max-restarts"))
     }
 
     @Test func outputFileIsExecutableAndUserTemplatesWork() throws {
@@ -76,6 +91,10 @@ import TestSupport
         }
         let genHelp = try run(["gen-sbatch", "--help"])
         #expect(genHelp.stdout.contains("Examples"))
+        #expect(genHelp.stdout.contains("--requeue --max-restarts 3"), "an example with requeue")
+        for flag in ["--requeue", "--max-restarts <max-restarts>", "--on-node-loss <on-node-loss>"] {
+            #expect(genHelp.stdout.contains(flag), "gen-sbatch --help shows \(flag)")
+        }
         let list = try run(["templates", "list"])
         #expect(list.status == 0)
         #expect(list.stdout.contains("sbatch "))

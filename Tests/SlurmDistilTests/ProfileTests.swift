@@ -24,6 +24,23 @@ import TestSupport
         #expect(settings[.account]?.source == .profile(path: "slurm-distil.yaml", line: 2))
     }
 
+    @Test func readsRequeueSettingsIntoARequest() throws {
+        let profile = try Profile.parse("requeue: true\nmax_restarts: 3\non_node_loss: requeue\n", path: "site.yaml")
+        #expect(profile[.requeue] == Setting(.flag(true), from: .profile(path: "site.yaml", line: 1)))
+        #expect(profile[.maxRestarts] == Setting(.integer(3), from: .profile(path: "site.yaml", line: 2)))
+        #expect(profile[.onNodeLoss] == Setting(.text("requeue"), from: .profile(path: "site.yaml", line: 3)))
+        let request = try SbatchRequest(settings: Settings.builtInDefaults.overridden(by: profile), entrypoint: nil, defaultLauncher: "sd")
+        #expect(request.requeue && request.maxRestarts == 3 && request.onNodeLoss == .requeue)
+        #expect(request.bootstrapArguments == ["--max-restarts", "3", "--on-node-loss", "requeue"])
+        // A flag overrides the profile's value.
+        let flags = Settings([.maxRestarts: Setting(.integer(5), from: .flag("--max-restarts"))])
+        let overridden = try SbatchRequest(
+            settings: Settings.builtInDefaults.overridden(by: profile).overridden(by: flags), entrypoint: nil, defaultLauncher: "sd")
+        #expect(overridden.bootstrapArguments == ["--max-restarts", "5", "--on-node-loss", "requeue"])
+        let plain = try SbatchRequest(settings: Settings.builtInDefaults, entrypoint: nil, defaultLauncher: "sd")
+        #expect(!plain.requeue && plain.maxRestarts == 0 && plain.onNodeLoss == .fail && plain.bootstrapArguments.isEmpty)
+    }
+
     @Test func unknownKeyIsReportedWithItsLine() {
         expectFailure(.usage, containing: "p.yaml:3: unknown profile key 'partion'") {
             _ = try Profile.parse("nodes: 2\naccount: a\npartion: gpu\n", path: "p.yaml")
@@ -39,6 +56,15 @@ import TestSupport
         }
         expectFailure(.usage, containing: "'exclusive' must be true or false") {
             _ = try Profile.parse("exclusive: maybe\n", path: "p.yaml")
+        }
+        expectFailure(.usage, containing: "p.yaml:1: 'requeue' must be true or false") {
+            _ = try Profile.parse("requeue: sometimes\n", path: "p.yaml")
+        }
+        expectFailure(.usage, containing: "p.yaml:2: 'max_restarts' must be a whole number") {
+            _ = try Profile.parse("nodes: 2\nmax_restarts: many\n", path: "p.yaml")
+        }
+        expectFailure(.usage, containing: "'on_node_loss' must be a single value") {
+            _ = try Profile.parse("on_node_loss: [fail]\n", path: "p.yaml")
         }
     }
 
@@ -62,6 +88,20 @@ import TestSupport
         #expect(report.contains("(slurm-distil.yaml:1)"))
         #expect(report.contains("(default)"))
         #expect(!report.contains("1:00:00"))
+    }
+
+    @Test func reportListsTheRequeueSettingsWithTheirSources() throws {
+        let defaults = Settings.builtInDefaults.report()
+        for line in ["requeue      = false", "max_restarts = 0", "on_node_loss = fail"] {
+            #expect(defaults.split(separator: "\n").contains { $0.hasPrefix(line) && $0.hasSuffix("(default)") }, "missing: \(line)")
+        }
+        let profile = try Profile.parse("max_restarts: 3\non_node_loss: requeue\n", path: "slurm-distil.yaml")
+        let flags = Settings([.requeue: Setting(.flag(true), from: .flag("--requeue"))])
+        let report = Settings.builtInDefaults.overridden(by: profile).overridden(by: flags).report()
+        let rows = report.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.contains(["requeue", "=", "true", "(--requeue)"]), "\(report)")
+        #expect(rows.contains(["max_restarts", "=", "3", "(slurm-distil.yaml:1)"]), "\(report)")
+        #expect(rows.contains(["on_node_loss", "=", "requeue", "(slurm-distil.yaml:2)"]), "\(report)")
     }
 
     @Test func loaderPrefersWorkingDirectoryThenXdg() throws {

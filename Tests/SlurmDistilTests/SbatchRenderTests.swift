@@ -57,6 +57,63 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         }
     }
 
+    static let requeueLines = "#SBATCH --requeue\n#SBATCH --open-mode=append\n"
+
+    @Test func withoutRequeueSettingsTheScriptIsUnchanged() throws {
+        for template in ["sbatch", "sbatch-srun"] {
+            let script = try render([.nodes: .integer(2)], entrypoint: ["python", "x.py"], template: template)
+            #expect(!script.contains("--requeue") && !script.contains("--open-mode"), "\(template)")
+            #expect(!script.contains("--max-restarts") && !script.contains("--on-node-loss"), "\(template)")
+            // The built-in defaults given explicitly change nothing either.
+            let defaults = try render(
+                [.nodes: .integer(2), .requeue: .flag(false), .maxRestarts: .integer(0), .onNodeLoss: .text("fail")],
+                entrypoint: ["python", "x.py"], template: template)
+            #expect(defaults == script, "\(template)")
+        }
+        #expect(try render([:], entrypoint: ["x"]).contains("exec \(launcher) bootstrap -- x\n"))
+    }
+
+    @Test func requeueMakesTheJobRequeueableAndAppendsToItsOutput() throws {
+        for template in ["sbatch", "sbatch-srun"] {
+            let script = try render([.requeue: .flag(true)], entrypoint: ["python", "x.py"], template: template)
+            #expect(script.contains("\n" + Self.requeueLines), "\(template)")
+            #expect(try bashSyntaxCheck(script).status == 0)
+            #expect(!script.contains("--max-restarts"), "--requeue alone lets Slurm requeue, bootstrap does not")
+        }
+        let script = try render([.requeue: .flag(true)], entrypoint: ["python", "x.py"])
+        #expect(script.contains("#SBATCH --signal=B:TERM@120\n" + Self.requeueLines))
+        #expect(script.hasSuffix("exec \(launcher) bootstrap -- python x.py\n"))
+    }
+
+    @Test func maxRestartsImpliesRequeueAndReachesBootstrap() throws {
+        let script = try render([.maxRestarts: .integer(3)], entrypoint: ["python", "x.py"])
+        #expect(script.contains("\n" + Self.requeueLines))
+        #expect(script.hasSuffix("exec \(launcher) bootstrap --max-restarts 3 -- python x.py\n"))
+        #expect(try bashSyntaxCheck(script).status == 0)
+        let srun = try render([.maxRestarts: .integer(3)], entrypoint: ["hostname"], template: "sbatch-srun")
+        #expect(srun.contains("\n" + Self.requeueLines))
+        // At submission, and after the other bootstrap options, before the user's own.
+        let reusable = try render(
+            [
+                .maxRestarts: .integer(100), .onNodeLoss: .text("requeue"), .workingDir: .text("."),
+                .bootstrapArgs: .list(["--object-store-memory", "2G"]),
+            ], entrypoint: nil)
+        #expect(reusable.contains("\n" + Self.requeueLines))
+        #expect(reusable.hasSuffix(
+            #"exec \#(launcher) bootstrap --working-dir . --max-restarts 100 --on-node-loss requeue --object-store-memory 2G -- "$@""# + "\n"))
+    }
+
+    @Test func onNodeLossRequeueReachesBootstrap() throws {
+        let script = try render([.maxRestarts: .integer(2), .onNodeLoss: .text("requeue")], entrypoint: ["python", "x.py"])
+        #expect(script.contains("\n" + Self.requeueLines))
+        #expect(script.hasSuffix("exec \(launcher) bootstrap --max-restarts 2 --on-node-loss requeue -- python x.py\n"))
+        let request = try SbatchRequest(
+            settings: settings([.maxRestarts: .integer(2), .onNodeLoss: .text("requeue")]), entrypoint: nil, defaultLauncher: launcher)
+        #expect(request.requeue && request.maxRestarts == 2 && request.onNodeLoss == .requeue)
+        let failing = try render([.maxRestarts: .integer(2), .onNodeLoss: .text("fail")], entrypoint: ["x"])
+        #expect(failing.hasSuffix("bootstrap --max-restarts 2 -- x\n"), "fail is bootstrap's default: not passed")
+    }
+
     @Test func everyBuiltInTemplateRendersValidBash() throws {
         for name in SbatchRenderer.builtInTemplates.keys {
             for entrypoint in [nil, ["python", "x.py"]] as [[String]?] {
@@ -212,6 +269,13 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         ([.signalLead: .text("0")], "invalid value '0'"),
         ([.signalLead: .text("0m")], "invalid value '0m'"),
         ([.venv: .text("/v"), .condaEnv: .text("c")], "both a venv"),
+        ([.maxRestarts: .integer(-1)], "invalid value '-1'"),
+        ([.maxRestarts: .integer(101)], "invalid value '101'"),
+        ([.maxRestarts: .text("three")], "invalid value 'three'"),
+        ([.onNodeLoss: .text("restart")], "invalid value 'restart'"),
+        ([.onNodeLoss: .text("Requeue")], "invalid value 'Requeue'"),
+        ([.onNodeLoss: .text("requeue")], "--on-node-loss requeue needs --max-restarts N (N > 0): each requeue counts as a restart"),
+        ([.onNodeLoss: .text("requeue"), .maxRestarts: .integer(0), .requeue: .flag(true)], "needs --max-restarts N (N > 0)"),
     ])
     func refusesBadInput(pairs: [SettingKey: SettingValue], fragment: String) {
         expectFailure(.usage, containing: fragment) {
@@ -240,6 +304,35 @@ func bashSyntaxCheck(_ script: String) throws -> ProcessResult {
         expectFailure(.usage, containing: "starts with an empty word") {
             _ = try SbatchRequest(settings: settings([:]), entrypoint: ["", "x"], defaultLauncher: launcher)
         }
+    }
+
+    @Test func restartErrorsNameTheSourceAndTheFix() throws {
+        func failure(_ settings: Settings) throws -> Failure {
+            do {
+                _ = try SbatchRequest(settings: Settings.builtInDefaults.overridden(by: settings), entrypoint: nil, defaultLauncher: launcher)
+            } catch {
+                return error
+            }
+            throw TestFailure("accepted \(settings)")
+        }
+        let negative = try failure(Settings([.maxRestarts: Setting(.integer(-1), from: .flag("--max-restarts"))]))
+        #expect(negative.message == "invalid value '-1' for --max-restarts")
+        #expect(negative.hint?.contains("give a whole number from 0 to 100") == true)
+        let tooMany = try failure(Profile.parse("nodes: 2\nmax_restarts: 101\n", path: "site.yaml"))
+        #expect(tooMany.message == "invalid value '101' for 'max_restarts' at site.yaml:2")
+        #expect(tooMany.hint?.contains("0 to 100") == true)
+        let unknown = try failure(Profile.parse("on_node_loss: retry\n", path: "site.yaml"))
+        #expect(unknown.message == "invalid value 'retry' for 'on_node_loss' at site.yaml:1")
+        #expect(unknown.hint?.contains("fail (") == true && unknown.hint?.contains("requeue (") == true, "names the valid values")
+        let noRestarts = try failure(Profile.parse("on_node_loss: requeue\n", path: "site.yaml"))
+        #expect(noRestarts.kind == .usage)
+        #expect(noRestarts.message.hasPrefix("--on-node-loss requeue needs --max-restarts N (N > 0): each requeue counts as a restart"))
+        #expect(noRestarts.message.contains("on_node_loss is requeue (site.yaml:1), max_restarts is 0 (default)"))
+        #expect(noRestarts.hint?.contains("--max-restarts N") == true)
+        let zeroGiven = try failure(
+            Profile.parse("on_node_loss: requeue\n", path: "site.yaml")
+                .overridden(by: Settings([.maxRestarts: Setting(.integer(0), from: .flag("--max-restarts"))])))
+        #expect(zeroGiven.message.contains("on_node_loss is requeue (site.yaml:1), max_restarts is 0 (--max-restarts)"))
     }
 
     @Test func errorsNameTheFlagOrProfileLine() throws {

@@ -95,7 +95,7 @@ public enum SbatchRenderer {
 /// variable gets its value, so the context and the names a template may use cannot drift apart.
 public enum TemplateVariable: String, CaseIterable, Sendable {
     case version, jobName, nodes, gpusPerNode, cpusPerTask, memory, time, partition, qos, account, constraint
-    case exclusive, output, error, logDir, signalLead, sbatchArgs, modules, hasModules, venv, venvActivate, condaEnv
+    case exclusive, output, error, logDir, signalLead, requeue, sbatchArgs, modules, hasModules, venv, venvActivate, condaEnv
     case environment, chdir, launcher, bootstrapArgs, entrypoint, hasEntrypoint
 
     /// The fields of each `environment` entry.
@@ -120,6 +120,7 @@ public enum TemplateVariable: String, CaseIterable, Sendable {
         case .error: request.error
         case .logDir: request.logDirectory
         case .signalLead: request.signalLeadSeconds
+        case .requeue: request.requeue
         case .sbatchArgs: request.sbatchArguments
         case .modules: request.modules
         case .hasModules: !request.modules.isEmpty

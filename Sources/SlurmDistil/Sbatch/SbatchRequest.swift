@@ -17,6 +17,11 @@ public struct SbatchRequest: Sendable, Equatable {
     public var output: String
     public var error: String?
     public var signalLeadSeconds: Int
+    /// Slurm may requeue the job (`--requeue`), and every attempt appends to the same output files.
+    public var requeue: Bool
+    /// How many times bootstrap may requeue the job itself (at the time limit, or after losing a node); 0: never.
+    public var maxRestarts: Int
+    public var onNodeLoss: NodeLoss
     public var venv: String?
     public var condaEnv: String?
     public var modules: [String]
@@ -36,7 +41,16 @@ public struct SbatchRequest: Sendable, Equatable {
         case inherit(name: String)
     }
 
+    /// What bootstrap does when the job loses a node.
+    public enum NodeLoss: String, CaseIterable, Sendable {
+        /// The job fails.
+        case fail
+        /// Bootstrap requeues the job, which counts as one of its restarts.
+        case requeue
+    }
+
     public static let maximumSignalLead = 65_535
+    public static let maximumRestarts = 100
 
     /// Builds and checks a request from merged settings. `entrypoint` is what followed `--`, nil if no `--`.
     public init(settings: Settings, entrypoint: [String]?, defaultLauncher: String) throws(Failure) {
@@ -85,6 +99,25 @@ public struct SbatchRequest: Sendable, Equatable {
                 "the signal lead time (\(signalLeadSeconds) s, \(reader.source(.signalLead))) is not shorter than the time limit (\(time!), \(reader.source(.time)))",
                 hint: "give a longer --time or a shorter --signal-lead, so the pipeline runs before it is asked to stop")
         }
+        maxRestarts = try reader.present(
+            reader.integer(
+                .maxRestarts, atLeast: 0, atMost: Self.maximumRestarts,
+                hint: "give a whole number from 0 to \(Self.maximumRestarts): how many times bootstrap may requeue the job (0: never)"),
+            .maxRestarts)
+        let nodeLoss = try reader.present(reader.text(.onNodeLoss), .onNodeLoss)
+        guard let onNodeLoss = NodeLoss(rawValue: nodeLoss) else {
+            throw reader.invalid(
+                .onNodeLoss, nodeLoss,
+                hint: "the valid values are fail (the job fails when it loses a node) and requeue (bootstrap requeues the job, counted against --max-restarts)")
+        }
+        self.onNodeLoss = onNodeLoss
+        if onNodeLoss == .requeue, maxRestarts == 0 {
+            throw Failure.usage(
+                "--on-node-loss requeue needs --max-restarts N (N > 0): each requeue counts as a restart; on_node_loss is requeue (\(reader.source(.onNodeLoss))), max_restarts is 0 (\(reader.source(.maxRestarts)))",
+                hint: "give --max-restarts N (max_restarts: N in a profile), or leave --on-node-loss at fail")
+        }
+        // A job bootstrap may requeue must be requeueable; on_node_loss requeue has restarts, checked above.
+        requeue = reader.flag(.requeue) || maxRestarts > 0
         venv = try reader.path(.venv)
         condaEnv = try reader.word(.condaEnv)
         if venv != nil, condaEnv != nil {
@@ -104,6 +137,12 @@ public struct SbatchRequest: Sendable, Equatable {
         }
         if let runtimeEnv = try reader.path(.runtimeEnv) {
             bootstrapArguments += ["--runtime-env", runtimeEnv]
+        }
+        if maxRestarts > 0 {
+            bootstrapArguments += ["--max-restarts", String(maxRestarts)]
+        }
+        if onNodeLoss != .fail {
+            bootstrapArguments += ["--on-node-loss", onNodeLoss.rawValue]
         }
         bootstrapArguments += try reader.list(.bootstrapArgs).map { (argument) throws(Failure) in
             try reader.checkLine(argument, .bootstrapArgs)
@@ -190,21 +229,22 @@ struct SettingReader {
         }
     }
 
-    func integer(_ key: SettingKey, atLeast minimum: Int) throws(Failure) -> Int? {
+    func integer(_ key: SettingKey, atLeast minimum: Int, atMost maximum: Int = 1_000_000, hint: String? = nil) throws(Failure) -> Int? {
+        let hint = hint ?? "give a whole number of at least \(minimum)"
         let value: Int
         switch settings[key]?.value {
         case nil: return nil
         case .integer(let number): value = number
         case .text(let text):
             guard let number = Int(text) else {
-                throw invalid(key, text, hint: "give a whole number of at least \(minimum)")
+                throw invalid(key, text, hint: hint)
             }
             value = number
         default:
-            throw invalid(key, settings[key]!.value.description, hint: "give a whole number of at least \(minimum)")
+            throw invalid(key, settings[key]!.value.description, hint: hint)
         }
-        guard value >= minimum, value <= 1_000_000 else {
-            throw invalid(key, String(value), hint: "give a whole number of at least \(minimum)")
+        guard value >= minimum, value <= maximum else {
+            throw invalid(key, String(value), hint: hint)
         }
         return value
     }

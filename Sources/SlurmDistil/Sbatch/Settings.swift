@@ -17,6 +17,9 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case error
     case logDir = "log_dir"
     case signalLead = "signal_lead"
+    case requeue
+    case maxRestarts = "max_restarts"
+    case onNodeLoss = "on_node_loss"
     case venv
     case condaEnv = "conda_env"
     case modules
@@ -33,8 +36,8 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
 
     public var kind: Kind {
         switch self {
-        case .nodes, .gpusPerNode, .cpusPerTask: .integer
-        case .exclusive: .flag
+        case .nodes, .gpusPerNode, .cpusPerTask, .maxRestarts: .integer
+        case .exclusive, .requeue: .flag
         case .modules, .env, .bootstrapArgs, .sbatchArgs: .list
         default: .text
         }
@@ -109,6 +112,9 @@ public struct Settings: Sendable, Equatable {
         .logDir: Setting(.text("slurm-distil-logs"), from: .builtIn),
         .signalLead: Setting(.text("120"), from: .builtIn),
         .exclusive: Setting(.flag(false), from: .builtIn),
+        .requeue: Setting(.flag(false), from: .builtIn),
+        .maxRestarts: Setting(.integer(0), from: .builtIn),
+        .onNodeLoss: Setting(.text("fail"), from: .builtIn),
         .template: Setting(.text("sbatch"), from: .builtIn),
     ])
 

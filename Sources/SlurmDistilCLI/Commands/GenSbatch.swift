@@ -14,6 +14,7 @@ struct GenSbatch: AsyncParsableCommand {
               slurm-distil gen-sbatch --nodes 2 --gpus-per-node 1 --time 0:30:00 -- python -u pipeline.py > job.sh
               slurm-distil gen-sbatch --nodes 2 --gpus-per-node 1 > job.sh && sbatch job.sh python -u pipeline.py
               slurm-distil gen-sbatch -N 4 -p gpu -A myproj --venv ~/envs/ray --env HF_TOKEN -- python pipe.py
+              slurm-distil gen-sbatch -N 2 -t 24:00:00 --requeue --max-restarts 3 > job.sh
               slurm-distil gen-sbatch --show-config
             """
     )
@@ -48,6 +49,12 @@ struct GenSbatch: AsyncParsableCommand {
     var error: String?
     @Option(parsing: .unconditional, help: "How long before the time limit Slurm asks the pipeline to stop: 120, 90s, 5m (default \(Settings.builtInDefault(.signalLead))).")
     var signalLead: String?
+    @Flag(help: "Let Slurm requeue the job (preemption) and append to its output (--requeue, --open-mode=append); bootstrap then stops the pipeline gracefully and the next attempt resumes.")
+    var requeue = false
+    @Option(parsing: .unconditional, help: "How many times bootstrap may requeue the job itself, at the time limit or after losing a node: 0 to \(SbatchRequest.maximumRestarts); more than 0 implies --requeue (default \(Settings.builtInDefault(.maxRestarts))).")
+    var maxRestarts: Int?
+    @Option(help: "When the job loses a node: fail, or requeue it so the next attempt resumes on healthy nodes (counts as a restart, needs --max-restarts; default \(Settings.builtInDefault(.onNodeLoss))).")
+    var onNodeLoss: String?
     @Option(help: "Python venv to activate on every node.")
     var venv: String?
     @Option(help: "Conda environment to activate.")
@@ -102,6 +109,9 @@ struct GenSbatch: AsyncParsableCommand {
         put(.output, "--output", output.map { .text($0) })
         put(.error, "--error", error.map { .text($0) })
         put(.signalLead, "--signal-lead", signalLead.map { .text($0) })
+        put(.requeue, "--requeue", requeue ? .flag(true) : nil)
+        put(.maxRestarts, "--max-restarts", maxRestarts.map { .integer($0) })
+        put(.onNodeLoss, "--on-node-loss", onNodeLoss.map { .text($0) })
         put(.venv, "--venv", venv.map { .text($0) })
         put(.condaEnv, "--conda-env", condaEnv.map { .text($0) })
         put(.modules, "--module", modules.isEmpty ? nil : .list(modules))
