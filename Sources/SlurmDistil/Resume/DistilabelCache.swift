@@ -19,7 +19,8 @@ public struct DistilabelCache: Sendable {
 
     /// Why resuming from this cache would hang or fail: a `batch_manager.json` or `batch_manager_step.json`
     /// that is missing, empty or does not parse (what a SIGKILL in the middle of distilabel's in-place
-    /// rewrite leaves). Empty when the cache can be repaired and resumed, and when there is no cache yet.
+    /// rewrite leaves). Empty when there is no cache yet, and when every file parses; after a hard kill that
+    /// proves nothing (a batch lost in flight is still waited for): resume only after a graceful stop.
     public func check() -> [String] {
         scan().problems.map(\.message)
     }
