@@ -59,7 +59,7 @@ let package = Package(
         // Helpers shared by both test targets: processes, paths, the virtual cluster.
         .target(name: "TestSupport", dependencies: ["SlurmDistil"], path: "Tests/TestSupport"),
         .testTarget(
-            name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI", "TestSupport"], exclude: ["Golden"]),
+            name: "SlurmDistilTests", dependencies: ["SlurmDistil", "SlurmDistilCLI", "TestSupport"], exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SlurmDistil", "TestSupport"]),
     ]
 )

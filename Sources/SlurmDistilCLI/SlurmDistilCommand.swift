@@ -13,7 +13,7 @@ public struct SlurmDistilCommand: AsyncParsableCommand {
             \(ExitKind.helpText(for: [.jobFollowers, .interactiveFollowers, .bootstrap]))
             """,
         version: SlurmDistilVersion.current,
-        subcommands: [GenSbatch.self, Bootstrap.self, Templates.self, Hosts.self, Submit.self, Status.self, Logs.self, Stop.self, List.self, Delete.self, Tunnel.self, DoctorCommand.self, NodeCommand.self, NodeDoctorCommand.self]
+        subcommands: [GenSbatch.self, Bootstrap.self, Templates.self, Hosts.self, Submit.self, Status.self, Logs.self, Stop.self, List.self, Delete.self, Tunnel.self, DoctorCommand.self, NodeCommand.self, NodeDoctorCommand.self, RepairDistilabelCacheCommand.self]
     )
 
     public init() {}

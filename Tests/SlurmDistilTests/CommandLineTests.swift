@@ -66,6 +66,23 @@ import TestSupport
         #expect((attributes[.posixPermissions] as? Int ?? 0) & 0o100 != 0)
     }
 
+    @Test func repairDistilabelCacheSaysWhatItChanged() throws {
+        let fixture = CacheFixture.fullBatch
+        let cache = try temporaryDirectory().appending(path: "cache").path
+        try fixture.copy(to: cache)
+        let dryRun = try run(["_repair-distilabel-cache", "--dry-run", cache])
+        #expect(dryRun.status == 0, "\(dryRun.stderr)")
+        #expect(dryRun.stdout == "step 'slow' predecessor 'load': offset [2, 10] -> [3, 0]\nwould change 1 of 2 batch_manager_step.json file(s)\n")
+        let repair = try run(["_repair-distilabel-cache", cache])
+        #expect(repair.stdout == "step 'slow' predecessor 'load': offset [2, 10] -> [3, 0]\nchanged 1 of 2 batch_manager_step.json file(s)\n")
+        #expect(try run(["_repair-distilabel-cache", cache]).stdout == "changed 0 of 2 batch_manager_step.json file(s)\n")
+
+        try "".write(toFile: fixture.batchManager(root: cache), atomically: true, encoding: .utf8)
+        let torn = try run(["_repair-distilabel-cache", cache])
+        #expect(torn.status == 1)
+        #expect(torn.stderr.contains("\(fixture.batchManager(root: cache)) is empty\nhint: "), "\(torn.stderr)")
+    }
+
     @Test func hostsShowsEveryNodeThenFailsForTheOnesWithoutAnAddress() throws {
         // An address literal resolves without DNS; the reserved .invalid name never resolves.
         let arguments = ["hosts", "--nodelist", "10.0.0.7,sd-no-such-node.invalid", "--address-from", "dns"]

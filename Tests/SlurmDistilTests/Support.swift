@@ -16,7 +16,7 @@ final class MemoryFileSystem: FileSystem, @unchecked Sendable {
         self.currentDirectory = currentDirectory
     }
 
-    func fileExists(_ path: String) -> Bool { files[path] != nil || directories.contains(path) }
+    func fileExists(_ path: String) -> Bool { files[path] != nil || directories.contains(path) || !directoryEntries(path).isEmpty }
 
     func read(_ path: String) throws(Failure) -> String {
         guard let text = files[path] else { throw Failure.usage("cannot read \(path): it does not exist") }
@@ -26,6 +26,24 @@ final class MemoryFileSystem: FileSystem, @unchecked Sendable {
     func write(_ text: String, to path: String, executable: Bool) throws(Failure) { files[path] = text }
 
     func createDirectoryIfMissing(_ path: String) throws(Failure) -> Bool { directories.insert(path).inserted }
+
+    /// Folders exist implicitly above every file.
+    func directoryEntries(_ path: String) -> [String] {
+        let prefix = path.hasSuffix("/") ? path : path + "/"
+        let below = Array(files.keys) + directories
+        return Array(Set(below.filter { $0.hasPrefix(prefix) }.compactMap { $0.dropFirst(prefix.count).split(separator: "/").first.map(String.init) }))
+    }
+
+    func move(_ source: String, to destination: String) throws(Failure) {
+        guard !fileExists(destination) else {
+            throw Failure(.runtime, "cannot move \(source) to \(destination): it exists", hint: "choose another name")
+        }
+        let moved: (String) -> String? = { path in
+            path == source ? destination : path.hasPrefix(source + "/") ? destination + path.dropFirst(source.count) : nil
+        }
+        for (path, text) in files { if let target = moved(path) { files[path] = nil; files[target] = text } }
+        directories = Set(directories.map { moved($0) ?? $0 })
+    }
 }
 
 func settings(_ pairs: [SettingKey: SettingValue]) -> Settings {

@@ -7,6 +7,8 @@ public enum PackagePaths {
         .deletingLastPathComponent()
     public static let golden = root.appending(path: "Tests/SlurmDistilTests/Golden")
     public static let fixtures = root.appending(path: "Tests/Fixtures")
+    /// Data files only SlurmDistilTests reads (Tests/Fixtures holds programs both test targets run).
+    public static let unitFixtures = root.appending(path: "Tests/SlurmDistilTests/Fixtures")
     public static var binary: String {
         ProcessInfo.processInfo.environment["SLURM_DISTIL_BIN"] ?? root.appending(path: ".build/debug/slurm-distil").path
     }

@@ -1,19 +1,22 @@
 #!/bin/bash
 # usage: e2e.sh TAG MODE K1 [K2 ...]
-#   MODE: fixup | nofix   (fixup = run fixup_cache.py before each resumed attempt)
+#   MODE: fixup | swift | nofix   (before each resumed attempt: fixup = fixup_cache.py,
+#         swift = `$SLURM_DISTIL _repair-distilabel-cache`, default binary .build/debug/slurm-distil of this repository)
 #   Ki  : interrupt attempt i with SIGINT after Ki batch-log lines (of that attempt)
 # The last attempt runs to completion under `timeout 180`. Prints per-attempt stats and verdict.
-# Honors pipe.py env (N_ROWS GEN_BS IBS N_STEPS SLEEP RAY), SIG_TARGET=pid|group.
+# Honors pipe.py env (N_ROWS GEN_BS IBS N_STEPS SLEEP RAY), SIG_TARGET=pid|group, RUNS (folder of the runs).
 set -u
 TAG=$1; MODE=$2; shift 2
-D=/work/research-resume/runs/$TAG; rm -rf "$D"; mkdir -p "$D"
+D=${RUNS:-/work/research-resume/runs}/$TAG; rm -rf "$D"; mkdir -p "$D"
 export DISTILABEL_CACHE_DIR=$D/cache COLUMNS=250 RESULT_JSON=$D/result.json
 PY=/work/main/.venv-ray/bin/python
+SLURM_DISTIL=${SLURM_DISTIL:-$(cd "$(dirname "$0")/../.." && pwd)/.build/debug/slurm-distil}
 N_ROWS=${N_ROWS:-200}
 att=0; total_batches=0
 run_attempt() { # $1 = K or "" (run to completion)
   att=$((att+1)); export BATCH_LOG=$D/batches-$att.log; : > "$BATCH_LOG"
   if [ $att -gt 1 ] && [ "$MODE" = fixup ]; then $PY /work/research-resume/fixup_cache.py "$DISTILABEL_CACHE_DIR" > $D/fixup-$att.log 2>&1; fi
+  if [ $att -gt 1 ] && [ "$MODE" = swift ]; then "$SLURM_DISTIL" _repair-distilabel-cache "$DISTILABEL_CACHE_DIR" > $D/fixup-$att.log 2>&1; echo "  repair before attempt $att (rc=$?): $(tr '\n' ';' < $D/fixup-$att.log)"; fi
   if [ -n "$1" ]; then
     setsid $PY /work/research-resume/pipe.py > $D/attempt-$att.log 2>&1 &
     PID=$!

@@ -7,9 +7,14 @@ public protocol FileSystem: Sendable {
     var executablePath: String { get }
     func fileExists(_ path: String) -> Bool
     func read(_ path: String) throws(Failure) -> String
+    /// Replaces the file whole (a temporary file renamed over it): a reader never sees half of it.
     func write(_ text: String, to path: String, executable: Bool) throws(Failure)
     /// Creates the folder (and its parents); true when it did not exist before.
     func createDirectoryIfMissing(_ path: String) throws(Failure) -> Bool
+    /// Names (not paths) in a folder, unsorted; empty when it is not a folder that can be read.
+    func directoryEntries(_ path: String) -> [String]
+    /// Renames a file or folder; refuses when the destination exists.
+    func move(_ source: String, to destination: String) throws(Failure)
 }
 
 public struct LocalFileSystem: FileSystem {
@@ -63,6 +68,21 @@ public struct LocalFileSystem: FileSystem {
             throw Failure(.runtime, "cannot create \(path): \(error.localizedDescription)", hint: "check permissions, or choose another --log-dir")
         }
         return true
+    }
+
+    public func directoryEntries(_ path: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    }
+
+    public func move(_ source: String, to destination: String) throws(Failure) {
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw Failure(.runtime, "cannot move \(source) to \(destination): it exists", hint: "choose another name, or remove \(destination)")
+        }
+        do {
+            try FileManager.default.moveItem(atPath: source, toPath: destination)
+        } catch {
+            throw Failure(.runtime, "cannot move \(source) to \(destination): \(error.localizedDescription)", hint: "check that both are on one file system and writable")
+        }
     }
 }
 
