@@ -114,8 +114,12 @@ struct Bootstrap: AsyncParsableCommand {
         }
         if preflight { try await runPreflight(allocation: allocation, options: options, environment: environment) }
         let token = setup.plan.authentication == .token ? BootstrapRun.newToken() : nil
+        let resumeState = DistilabelResumeState(
+            cachePath: AttemptEnvironment.distilabelCache(jobFolder: setup.plan.jobFolder, environment: environment, runtimeEnv: setup.job.submission.runtimeEnv),
+            attempt: settings.attempt, files: files)
         let run = BootstrapRun(
-            plan: setup.plan, job: setup.job, settings: settings, edges: .system(plan: setup.plan, token: token), token: token, warnings: setup.warnings)
+            plan: setup.plan, job: setup.job, settings: settings, edges: .system(plan: setup.plan, token: token, resumeState: resumeState), token: token,
+            warnings: setup.warnings)
         let signals = SignalWatcher([SIGTERM, SIGINT, SIGHUP]) { run.requestTermination(signal: $0) }
         defer { signals.cancel() }
         let outcome = await run.run()

@@ -95,11 +95,11 @@ public struct StandardConsole: BootstrapConsole {
 
 extension BootstrapEdges {
     /// The real edges: srun, the head's dashboard over libcurl with the job's token, the job folder on disk.
-    public static func system(plan: BootstrapPlan, token: String?) -> BootstrapEdges {
+    public static func system(plan: BootstrapPlan, token: String?, resumeState: any ResumeState = NoResumeState()) -> BootstrapEdges {
         let client = RayJobsClient(address: plan.dashboardURL, token: token.map { RayToken(value: $0, source: plan.tokenPath) })
         return BootstrapEdges(
             launcher: SrunLauncher(), probe: RayHeadProbe(client: client, plan: plan), pipeline: RayPipelineService(client: client),
             folder: DiskJobFolder(path: plan.jobFolder), clock: SystemClock(), console: StandardConsole(),
-            slurm: ScontrolQueue(environment: ProcessInfo.processInfo.environment), resumeState: NoResumeState())
+            slurm: ScontrolQueue(environment: ProcessInfo.processInfo.environment), resumeState: resumeState)
     }
 }
