@@ -21,7 +21,7 @@ public struct SbatchRequest: Sendable, Equatable {
     public var requeue: Bool
     /// How many times bootstrap may requeue the job itself (at the time limit, or after losing a node); 0: never.
     public var maxRestarts: Int
-    public var onNodeLoss: NodeLoss
+    public var onNodeLoss: RequeuePolicy.NodeLoss
     public var venv: String?
     public var condaEnv: String?
     public var modules: [String]
@@ -41,16 +41,8 @@ public struct SbatchRequest: Sendable, Equatable {
         case inherit(name: String)
     }
 
-    /// What bootstrap does when the job loses a node.
-    public enum NodeLoss: String, CaseIterable, Sendable {
-        /// The job fails.
-        case fail
-        /// Bootstrap requeues the job, which counts as one of its restarts.
-        case requeue
-    }
-
     public static let maximumSignalLead = 65_535
-    public static let maximumRestarts = 100
+    public static let maximumRestarts = RequeuePolicy.maximumRestarts
 
     /// Builds and checks a request from merged settings. `entrypoint` is what followed `--`, nil if no `--`.
     public init(settings: Settings, entrypoint: [String]?, defaultLauncher: String) throws(Failure) {
@@ -105,7 +97,7 @@ public struct SbatchRequest: Sendable, Equatable {
                 hint: "give a whole number from 0 to \(Self.maximumRestarts): how many times bootstrap may requeue the job (0: never)"),
             .maxRestarts)
         let nodeLoss = try reader.present(reader.text(.onNodeLoss), .onNodeLoss)
-        guard let onNodeLoss = NodeLoss(rawValue: nodeLoss) else {
+        guard let onNodeLoss = RequeuePolicy.NodeLoss(rawValue: nodeLoss) else {
             throw reader.invalid(
                 .onNodeLoss, nodeLoss,
                 hint: "the valid values are fail (the job fails when it loses a node) and requeue (bootstrap requeues the job, counted against --max-restarts)")

@@ -29,9 +29,17 @@ struct DoctorCommand: AsyncParsableCommand {
     @Option(help: "Object store size per node, e.g. 2G: checked against /dev/shm.") var objectStoreMemory: String?
     @Flag(help: "A Ray without token authentication is a warning, not a failure (as with bootstrap --insecure-no-auth).") var insecureNoAuth = false
     @Flag(help: "Print the findings as JSON.") var json = false
+    // bootstrap's arguments as `gen-sbatch --template doctor` passes them: checked here as bootstrap checks them.
+    @Option(help: "bootstrap's runtime_env YAML: checked to parse, with every ${VAR} set.") var runtimeEnv: String?
+    @Option(parsing: .unconditional, help: "bootstrap's --max-restarts: checked.") var maxRestarts = 0
+    @Option(help: "bootstrap's --on-node-loss: checked.") var onNodeLoss = "fail"
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        _ = try RequeuePolicy(checkingMaxRestarts: maxRestarts, onNodeLoss: onNodeLoss)
+        if let runtimeEnv {
+            _ = try RuntimeEnvironment.parse(yaml: LocalFileSystem().read(runtimeEnv), path: runtimeEnv, environment: environment)
+        }
         var node = BootstrapOptions(launcher: LocalFileSystem().executablePath)
         node.policy = try address.policy()
         node.headNode = address.headNode

@@ -2,12 +2,20 @@ import Foundation
 
 /// What the user allows when Slurm ends the allocation before the pipeline is done.
 public struct RequeuePolicy: Sendable, Equatable {
-    public enum NodeLoss: String, Sendable, CaseIterable { case fail, requeue }
+    /// What bootstrap does when a node's Ray dies mid-run.
+    public enum NodeLoss: String, Sendable, CaseIterable {
+        /// The run ends.
+        case fail
+        /// Stop, exclude the node, requeue: one of the restarts.
+        case requeue
+    }
 
     /// How many times bootstrap may requeue the job itself (time limit, node loss). A preemption is
     /// Slurm's requeue and is not bounded here, but it counts as a restart like the others.
     public var maxRestarts = 0
     public var onNodeLoss = NodeLoss.fail
+
+    public static let maximumRestarts = 100
 
     public init(maxRestarts: Int = 0, onNodeLoss: NodeLoss = .fail) {
         self.maxRestarts = maxRestarts
@@ -16,8 +24,8 @@ public struct RequeuePolicy: Sendable, Equatable {
 
     /// bootstrap's --max-restarts and --on-node-loss.
     public init(checkingMaxRestarts maxRestarts: Int, onNodeLoss: String) throws(Failure) {
-        guard (0...100).contains(maxRestarts) else {
-            throw Failure.usage("--max-restarts \(maxRestarts) is out of range", hint: "give 0 to 100: how many times the job may be requeued")
+        guard (0...Self.maximumRestarts).contains(maxRestarts) else {
+            throw Failure.usage("--max-restarts \(maxRestarts) is out of range", hint: "give 0 to \(Self.maximumRestarts): how many times the job may be requeued")
         }
         guard let nodeLoss = NodeLoss(rawValue: onNodeLoss) else {
             throw Failure.usage(
