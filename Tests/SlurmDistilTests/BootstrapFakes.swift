@@ -177,10 +177,16 @@ final class FakePipeline: PipelineService {
 
     /// A driver that does not end on the stop signal (killed later with Ray).
     let ignoresStop = Locked(false)
+    /// A driver that was writing its last rows when the stop came: it ends SUCCEEDED.
+    let finishesOnStop = Locked(false)
 
     func stop(_ id: String) async throws(Failure) {
         events.add("stop job")
         if ignoresStop.value { return }
+        if finishesOnStop.value {
+            state.value = .succeeded
+            return
+        }
         state.value = .stopped
     }
 

@@ -124,6 +124,39 @@ import Testing
         #expect(harness.events.all.contains("requeue 4711"))
     }
 
+    @Test func aPipelineThatFinishesWhileBeingStoppedIsNotRequeued() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1)
+        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
+            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
+        })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        harness.pipeline.finishesOnStop.value = true
+        let run = harness.run
+        let outcome = Task { await run.run() }
+        while harness.console.output.value.isEmpty { await Task.yield() }
+        run.requestTermination(signal: SIGTERM)
+        let ended = await outcome.value
+        #expect(ended.exitCode == 0 && ended.status.status == .succeeded && ended.status.attempts.first?.status == .succeeded)
+        #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
+    }
+
+    @Test func aLostHeadIsExcludedAndTheNextAttemptStartsOver() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
+        let harness = Harness(
+            plan: plan, script: .keepPrinting(every: 1), settings: settings,
+            makeStep: { step, clock, events in
+                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "head" ? (60, 1) : nil)
+            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let ended = await harness.run.run()
+        #expect(ended.status.status == .requeued && ended.status.attempts.first?.requeueReason == "node lost: n1")
+        #expect(ended.status.attempts.first?.stoppedGracefully == false, "the driver died with the head: its cache is not trusted")
+        #expect(!harness.events.all.contains("stop job"), "no dashboard to ask")
+        #expect(harness.events.all.contains("exclude n1 from 4711 (already none)"))
+    }
+
     @Test func scancelIsNotARequeue() async throws {
         var settings = BootstrapRunSettings()
         settings.requeue = RequeuePolicy(maxRestarts: 2)
@@ -160,7 +193,7 @@ import Testing
         let events = harness.events.all
         #expect(events.contains("exclude n3 from 4711 (already none)"), "\(events)")
         let exclude = try #require(events.firstIndex { $0.hasPrefix("exclude") })
-        #expect(exclude < events.firstIndex(of: "requeue 4711")!)
+        #expect(events.firstIndex(of: "requeue 4711")! < exclude, "Slurm changes a pending job's ExcNodeList only")
         #expect(harness.events.all.contains("stop job"))
     }
 

@@ -184,7 +184,7 @@ public actor BootstrapRun {
             let record = try? await slurm.job(plan.jobID)
             return RequeueDecision.afterSignal(policy: settings.requeue, restarts: settings.restarts, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
         }
-        guard status.submissionID != nil, let dead = steps.all.first(where: { $0.exitStatus != nil }), !dead.nodes.contains(plan.head) else { return nil }
+        guard status.submissionID != nil, let dead = steps.all.first(where: { $0.exitStatus != nil }) else { return nil }
         // The node whose Ray ended by itself; srun's --kill-on-bad-exit ended the others of its step.
         let own = dead.nodes.filter { edges.folder.read("ray-\($0).log").contains(NodeAgent.rayExitedMarker) }
         let lost = own.isEmpty ? dead.nodes : own
@@ -200,14 +200,23 @@ public actor BootstrapRun {
             "\(reason): stopping the pipeline gracefully (up to \(Int(decision.drainSeconds)) s for it to save its work), then requeueing job \(plan.jobID); attempt \(settings.attempt + 1) resumes it")
         var attempt = status.current
         attempt.requeueReason = reason
-        if let id = status.submissionID {
-            let (graceful, seconds) = await drain(id, within: decision.drainSeconds)
-            attempt.stoppedGracefully = graceful
+        let headRuns = steps.all.first { $0.nodes.contains(plan.head) }?.exitStatus == nil
+        if let id = status.submissionID, headRuns {
+            let (final, seconds) = await drain(id, within: decision.drainSeconds)
+            if final?.status == .succeeded {
+                // It finished while being asked to stop: nothing is left to resume.
+                edges.console.say("the pipeline finished before it stopped; no requeue")
+                return await endWithoutRequeue(final!)
+            }
+            attempt.stoppedGracefully = final != nil
             attempt.stopSeconds = (seconds * 10).rounded() / 10
             edges.console.say(
-                graceful
+                final != nil
                     ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
                     : "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache")
+        } else if status.submissionID != nil {
+            // The driver ran on the head: gone with it, it wrote nothing more.
+            attempt.stoppedGracefully = false
         }
         status.current = attempt
         status.status = .requeued
@@ -220,12 +229,15 @@ public actor BootstrapRun {
         var failure: Failure?
         if decision.requeueItself, let slurm = edges.slurm {
             do throws(Failure) {
-                if case .nodeLost(let nodes) = decision.reason {
-                    let record = try? await slurm.job(plan.jobID)
-                    try await slurm.exclude(nodes, from: plan.jobID, already: record?.excludedNodes)
-                }
+                let excludedBefore = (try? await slurm.job(plan.jobID))?.excludedNodes
                 try await slurm.requeue(plan.jobID)
                 edges.console.say("job \(plan.jobID) requeued (\(reason)); output and status of this attempt in \(plan.jobFolder)")
+                // Slurm changes ExcNodeList of a pending job only; a requeued job waits CredExpire
+                // seconds before it may start, while this process has KillWait seconds left.
+                if case .nodeLost(let nodes) = decision.reason {
+                    try await slurm.exclude(nodes, from: plan.jobID, already: excludedBefore)
+                    edges.console.say("excluded \(nodes.joined(separator: ",")) from job \(plan.jobID)'s next attempt")
+                }
             } catch {
                 failure = error
                 status.status = decision.reason == .preempted ? .requeued : .terminated
@@ -239,18 +251,33 @@ public actor BootstrapRun {
         return BootstrapOutcome(exitCode: status.exitCode, failure: failure, status: status)
     }
 
-    /// Asks Ray to stop the job (SIGINT to the driver) and waits until it has ended by itself.
-    private func drain(_ id: String, within seconds: Double) async -> (graceful: Bool, seconds: Double) {
+    /// The pipeline ended on its own account while bootstrap was stopping it.
+    private func endWithoutRequeue(_ final: RayJobInfo) async -> BootstrapOutcome {
+        status.status = BootstrapStatus.State(job: final.status)
+        status.jobStatus = final.status
+        status.exitCode = final.exitCode
+        status.message = final.message.map { String($0.prefix(2000)) }
+        endAttempt()
+        mark(.finished)
+        writeStatus()
+        await teardown()
+        writeStatus()
+        return BootstrapOutcome(exitCode: status.exitCode, failure: nil, status: status)
+    }
+
+    /// Asks Ray to stop the job (SIGINT to the driver) and waits until it has ended by itself; nil
+    /// when it had not within `seconds`.
+    private func drain(_ id: String, within seconds: Double) async -> (final: RayJobInfo?, seconds: Double) {
         let started = edges.clock.now
         try? await edges.pipeline.stop(id)
         while edges.clock.now - started < seconds {
             if let info = try? await edges.pipeline.job(id), info.status.isTerminal {
                 status.jobStatus = info.status
-                return (true, edges.clock.now - started)
+                return (info, edges.clock.now - started)
             }
             await edges.clock.sleep(0.5)
         }
-        return (false, edges.clock.now - started)
+        return (nil, edges.clock.now - started)
     }
 
     /// This attempt's entry, as the run ends.

@@ -65,8 +65,10 @@ public struct RequeueDecision: Sendable, Equatable {
 
     /// Time kept back for teardown and the requeue itself, out of the time Slurm leaves.
     public static let reserveSeconds: Double = 20
-    /// When Slurm does not say how long is left: what the pipeline may take to stop.
-    public static let defaultDrainSeconds: Double = 60
+    /// When Slurm does not say how long is left (a job without a time limit shows EndTime=Unknown even
+    /// in a preemption's grace time): what the pipeline may take to stop. A GraceTime under a minute
+    /// ends the job before that; the attempt is then not trusted to resume from (killed outright).
+    public static let defaultDrainSeconds: Double = 40
 
     /// After a termination signal. `record` is Slurm's view of the job at that moment, nil if
     /// scontrol could not say; `restarts` is SLURM_RESTART_COUNT.
