@@ -139,14 +139,15 @@ import TestSupport
         let job = try waitForFinalEnd(id, timeout: 480)
         let figures = try expectResumedAndComplete(generated, results, id, job: job)
         let first = try #require(figures.status.attempts.first)
-        #expect(first.requeueReason == "node lost: \(worker)", "\(first)")
+        #expect(first.requeueReason == "node lost: \(worker)" && first.resumable == false, "\(first)")
+        #expect(output(generated, id).contains("distilabel cache set aside"), "a batch in flight on the lost node is not in the cache: start over")
         let last = try #require(figures.status.attempts.last)
         #expect(!last.nodes.contains(worker), "the next attempt ran without the lost node: \(last.nodes)")
         try expectNothingLeft(id)
         let lost = secondsLost(results, signalledAt: killedAt)
         ReliabilityLog.record(.init(
             category: "fault", scenario: "a worker's raylet killed (SIGKILL) mid-pipeline with `--on-node-loss requeue --max-restarts 1`",
-            behaviour: "pipeline stopped \(first.stoppedGracefully == true ? "gracefully" : "(not gracefully: the cache was set aside and the attempt started over)"), \(worker) excluded, requeued, completed on \(last.nodes.joined(separator: ",")): \(figures.computed) batches computed for \(Self.batchCount), rows lost \(figures.lost), rows duplicated 0 in the result; \(lost.map { "\(Int($0)) s" } ?? "?") from the kill to resumed output",
+            behaviour: "pipeline stopped \(first.stoppedGracefully == true ? "gracefully in \(first.stopSeconds ?? 0) s" : "(not gracefully)"), its cache set aside (the batch in flight on the lost node never came out), \(worker) excluded, requeued, completed on \(last.nodes.joined(separator: ",")): \(figures.computed) batches computed for \(Self.batchCount), rows lost \(figures.lost), rows duplicated 0 in the result; \(lost.map { "\(Int($0)) s" } ?? "?") from the kill to resumed output",
             exitCode: "\(ExitKind.describe(figures.status.exitCode)) (Slurm \(job.state) \(job.exitCode))", detectSeconds: nil, cleanupSeconds: nil))
     }
 }

@@ -272,8 +272,8 @@ final class FakeSlurm: SlurmJobControl {
 
 final class RecordingResumeState: ResumeState {
     let calls = Locked<[Bool]>([])
-    func prepare(previousStoppedGracefully: Bool) -> [String] {
-        calls.withLock { $0.append(previousStoppedGracefully) }
+    func prepare(previousAttemptResumable: Bool) -> [String] {
+        calls.withLock { $0.append(previousAttemptResumable) }
         return ["cache repaired"]
     }
 }

@@ -298,7 +298,7 @@ func stepOffset(_ text: String) throws -> [String: [Int]] {
     @Test func afterAGracefulStopTheCacheIsRepairedInPlace() throws {
         let fixture = CacheFixture.fullBatch
         let files = try fixture.memory()
-        let notes = DistilabelResumeState(cachePath: "/cache", attempt: 2, files: files).prepare(previousStoppedGracefully: true)
+        let notes = DistilabelResumeState(cachePath: "/cache", attempt: 2, files: files).prepare(previousAttemptResumable: true)
         #expect(notes.first?.hasPrefix("distilabel cache /cache repaired so that it resumes") == true, "\(notes)")
         #expect(notes.contains("step 'slow' predecessor 'load': offset [2, 10] -> [3, 0]"))
         #expect(try stepOffset(files.read(fixture.stepFile("slow"))) == ["load": [3, 0]])
@@ -307,18 +307,18 @@ func stepOffset(_ text: String) throws -> [String: [Int]] {
     @Test func afterAnythingElseTheCacheIsSetAsideAndTheAttemptStartsOver() throws {
         let fixture = CacheFixture.fullBatch
         let files = try fixture.memory()
-        let notes = DistilabelResumeState(cachePath: "/cache", attempt: 3, files: files).prepare(previousStoppedGracefully: false)
-        #expect(notes == ["distilabel cache set aside to /cache.unsafe-before-attempt-3 (the previous attempt did not stop gracefully): this attempt starts the pipeline from the beginning"])
+        let notes = DistilabelResumeState(cachePath: "/cache", attempt: 3, files: files).prepare(previousAttemptResumable: false)
+        #expect(notes == ["distilabel cache set aside to /cache.unsafe-before-attempt-3 (the previous attempt did not stop gracefully, or lost a node with batches in flight): this attempt starts the pipeline from the beginning"])
         #expect(!files.fileExists("/cache") && files.fileExists(fixture.batchManager(root: "/cache.unsafe-before-attempt-3")))
 
         let torn = try fixture.memory()
         torn.files[fixture.batchManager()] = ""
-        let tornNotes = DistilabelResumeState(cachePath: "/cache", attempt: 2, files: torn).prepare(previousStoppedGracefully: true)
+        let tornNotes = DistilabelResumeState(cachePath: "/cache", attempt: 2, files: torn).prepare(previousAttemptResumable: true)
         #expect(tornNotes.first?.contains("is empty") == true, "a torn file is not resumed from even after a graceful stop: \(tornNotes)")
         #expect(!torn.fileExists("/cache"))
     }
 
     @Test func noCacheNothingToDo() throws {
-        #expect(DistilabelResumeState(cachePath: "/none", attempt: 2, files: MemoryFileSystem()).prepare(previousStoppedGracefully: true) == [])
+        #expect(DistilabelResumeState(cachePath: "/none", attempt: 2, files: MemoryFileSystem()).prepare(previousAttemptResumable: true) == [])
     }
 }

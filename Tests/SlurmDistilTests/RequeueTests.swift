@@ -89,7 +89,7 @@ import Testing
         #expect(ended.status.status == .requeued)
         let attempt = try #require(ended.status.attempts.first)
         #expect(ended.status.attempts.count == 1 && attempt.number == 1 && attempt.requeueReason == "time limit")
-        #expect(attempt.stoppedGracefully == true && attempt.status == .requeued && attempt.submissionID == "sd_fake")
+        #expect(attempt.stoppedGracefully == true && attempt.resumable == true && attempt.status == .requeued && attempt.submissionID == "sd_fake")
         let events = harness.events.all
         let stop = try #require(events.firstIndex(of: "stop job"))
         let teardown = try #require(events.firstIndex(of: "signal \(SIGUSR1) to workers"))
@@ -190,6 +190,7 @@ import Testing
         let ended = await harness.run.run()
         #expect(ended.exitCode == ExitKind.requeued.code && ended.status.status == .requeued)
         #expect(ended.status.attempts.first?.requeueReason == "node lost: n3")
+        #expect(ended.status.attempts.first?.stoppedGracefully == true && ended.status.attempts.first?.resumable == false, "a batch in flight on n3 is lost")
         let events = harness.events.all
         #expect(events.contains("exclude n3 from 4711 (already none)"), "\(events)")
         let exclude = try #require(events.firstIndex { $0.hasPrefix("exclude") })
@@ -220,6 +221,7 @@ import Testing
         first.status = .requeued
         first.requeueReason = "time limit"
         first.stoppedGracefully = true
+        first.resumable = true
         first.endedAt = 1_699_999_500
         previous.attempts = [first]
         let resume = RecordingResumeState()

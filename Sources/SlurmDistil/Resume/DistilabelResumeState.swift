@@ -1,6 +1,6 @@
 /// distilabel's cache as one attempt leaves it for the next: repaired so that `use_cache=True` resumes
-/// after a graceful stop, set aside (kept, not deleted) when the stop was not graceful, because a
-/// batch lost in flight would then be waited for forever and rows could be computed twice.
+/// after a graceful stop, set aside (kept, not deleted) otherwise: after a hard kill or a lost node a
+/// batch the cache counts as taken never came out, and resuming would lose its rows or wait for it forever.
 public struct DistilabelResumeState: ResumeState {
     let cache: DistilabelCache
     let attempt: Int
@@ -10,10 +10,10 @@ public struct DistilabelResumeState: ResumeState {
         self.attempt = attempt
     }
 
-    public func prepare(previousStoppedGracefully: Bool) -> [String] {
+    public func prepare(previousAttemptResumable: Bool) -> [String] {
         guard cache.files.fileExists(cache.path) else { return [] }
         let problems = cache.check()
-        if previousStoppedGracefully, problems.isEmpty {
+        if previousAttemptResumable, problems.isEmpty {
             do throws(Failure) {
                 let repair = try cache.repair()
                 guard !repair.changes.isEmpty else { return ["distilabel cache \(cache.path): resumes as it is (\(repair.summary))"] }
@@ -22,7 +22,7 @@ public struct DistilabelResumeState: ResumeState {
                 return setAside(because: error.message)
             }
         }
-        return setAside(because: previousStoppedGracefully ? problems.joined(separator: "; ") : "the previous attempt did not stop gracefully")
+        return setAside(because: previousAttemptResumable ? problems.joined(separator: "; ") : "the previous attempt did not stop gracefully, or lost a node with batches in flight")
     }
 
     private func setAside(because reason: String) -> [String] {

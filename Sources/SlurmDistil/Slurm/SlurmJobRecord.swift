@@ -168,11 +168,15 @@ public struct ScontrolQueue: SlurmQueue, SlurmJobControl {
     }
 
     /// Runs scontrol with waitpid on a thread of its own (WatchedProcess), never on the cooperative pool.
+    /// With SIGTERM blocked: a requeue makes Slurm signal every process of the batch job at once, the
+    /// scontrol that follows it (ExcNodeList) included, and only SIGKILL, KillWait seconds later, may end it.
     private func scontrol(_ arguments: [String], what: String) async throws(Failure) -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let process = WatchedProcess(
-            try ChildProcess.spawn("scontrol", arguments, environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true)))
+            try ChildProcess.spawn(
+                "scontrol", arguments, environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true),
+                blockedSignals: [SIGTERM, SIGINT, SIGHUP]))
         let status = await process.exited()
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard status == 0 else {

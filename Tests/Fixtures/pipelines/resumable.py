@@ -54,5 +54,6 @@ with open(os.path.join(output, "result.json"), "w") as result:
 print(f"rows={len(ids)} unique={len(set(ids))} expected={rows}", flush=True)
 if ids != list(range(rows)):
     print("pipeline check FAILED: rows lost or duplicated", flush=True)
-    sys.exit(4)
+    # Not sys.exit: distilabel's threads can keep a failing interpreter from ending.
+    os._exit(4)
 print("pipeline check passed", flush=True)

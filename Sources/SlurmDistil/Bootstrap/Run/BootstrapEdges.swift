@@ -71,13 +71,13 @@ public protocol JobFolder: Sendable {
 /// The pipeline's own record of its progress (distilabel's cache), carried from one attempt to the next.
 public protocol ResumeState: Sendable {
     /// Before a resumed attempt: makes the state safe to resume from. Returns what was done, in words.
-    func prepare(previousStoppedGracefully: Bool) -> [String]
+    func prepare(previousAttemptResumable: Bool) -> [String]
 }
 
 /// Nothing to carry over.
 public struct NoResumeState: ResumeState {
     public init() {}
-    public func prepare(previousStoppedGracefully: Bool) -> [String] { [] }
+    public func prepare(previousAttemptResumable: Bool) -> [String] { [] }
 }
 
 /// What bootstrap says while it works (stderr), and the pipeline's own output (stdout).

@@ -210,13 +210,17 @@ public actor BootstrapRun {
             }
             attempt.stoppedGracefully = final != nil
             attempt.stopSeconds = (seconds * 10).rounded() / 10
+            if case .nodeLost = decision.reason { attempt.resumable = false } else { attempt.resumable = final != nil }
             edges.console.say(
-                final != nil
-                    ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
-                    : "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache")
+                final == nil
+                    ? "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache"
+                    : attempt.resumable == true
+                        ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
+                        : "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; the batches in flight on the lost node are missing from its cache, so the next attempt starts over")
         } else if status.submissionID != nil {
             // The driver ran on the head: gone with it, it wrote nothing more.
             attempt.stoppedGracefully = false
+            attempt.resumable = false
         }
         status.current = attempt
         status.status = .requeued
@@ -230,6 +234,8 @@ public actor BootstrapRun {
         if decision.requeueItself, let slurm = edges.slurm {
             do throws(Failure) {
                 let excludedBefore = (try? await slurm.job(plan.jobID))?.excludedNodes
+                // Slurm's SIGTERM to this attempt follows the requeue; it has nothing left to stop.
+                _ = terminationRequested.testAndSet()
                 try await slurm.requeue(plan.jobID)
                 edges.console.say("job \(plan.jobID) requeued (\(reason)); output and status of this attempt in \(plan.jobFolder)")
                 // Slurm changes ExcNodeList of a pending job only; a requeued job waits CredExpire
@@ -324,11 +330,12 @@ public actor BootstrapRun {
             // Its bootstrap never wrote an end: killed outright (a preemption without the signal, a node failure).
             status.attempts[index].requeueReason = status.attempts[index].requeueReason ?? "ended without bootstrap's stop (killed outright)"
             status.attempts[index].stoppedGracefully = false
+            status.attempts[index].resumable = false
         }
         let moved = edges.folder.archiveAttempt(previousNumber)
         if !moved.isEmpty { notes.append("attempt \(previousNumber)'s logs moved to \(plan.jobFolder)/attempt-\(previousNumber)/ (\(moved.joined(separator: ", ")))") }
-        let graceful = status.attempts.last(where: { $0.number == previousNumber })?.stoppedGracefully ?? false
-        notes += edges.resumeState.prepare(previousStoppedGracefully: graceful)
+        let resumable = status.attempts.last(where: { $0.number == previousNumber })?.resumable ?? false
+        notes += edges.resumeState.prepare(previousAttemptResumable: resumable)
         notes.insert("attempt \(settings.attempt) of job \(plan.jobID) (restart \(settings.restarts)): the pipeline is submitted again and resumes", at: 0)
         return notes
     }

@@ -72,8 +72,11 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
         public var submissionID: String?
         /// "time limit", "preempted" or "node lost: NODE" when this attempt was cut short and the job requeued.
         public var requeueReason: String?
-        /// The pipeline ended by itself after the graceful stop signal, so its cache is whole.
+        /// The pipeline ended by itself after the graceful stop signal.
         public var stoppedGracefully: Bool?
+        /// The next attempt may resume from the pipeline's cache: it stopped gracefully and no node was
+        /// lost (a batch in flight on a lost node is recorded as taken but never comes out).
+        public var resumable: Bool?
         /// From the stop signal to the pipeline's end (or to the kill when it did not end in time).
         public var stopSeconds: Double?
         /// What was done before this attempt so that it resumes (the distilabel cache repaired or set aside).
