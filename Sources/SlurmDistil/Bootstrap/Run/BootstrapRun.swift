@@ -196,12 +196,23 @@ public actor BootstrapRun {
     /// Stops the pipeline gracefully, tears down, and requeues the job: the next attempt resumes.
     private func endForRequeue(_ decision: RequeueDecision, after error: Failure) async -> BootstrapOutcome {
         let reason = decision.reason.words
-        edges.console.say(
-            "\(reason): stopping the pipeline gracefully (up to \(Int(decision.drainSeconds)) s for it to save its work), then requeueing job \(plan.jobID); attempt \(settings.attempt + 1) resumes it")
+        if case .nodeLost = decision.reason {
+            edges.console.say("\(reason): stopping the pipeline, then requeueing job \(plan.jobID) without that node; attempt \(settings.attempt + 1) starts it over")
+        } else {
+            edges.console.say(
+                "\(reason): stopping the pipeline gracefully (up to \(Int(decision.drainSeconds)) s for it to save its work), then requeueing job \(plan.jobID); attempt \(settings.attempt + 1) resumes it")
+        }
         var attempt = status.current
         attempt.requeueReason = reason
         let headRuns = steps.all.first { $0.nodes.contains(plan.head) }?.exitStatus == nil
-        if let id = status.submissionID, headRuns {
+        if case .nodeLost = decision.reason, status.submissionID != nil {
+            // A lost node's batch in flight is counted as taken in distilabel's cache but never comes
+            // out (measured: its rows were missing after a resume), and the driver may wait for it
+            // forever: no graceful stop, the next attempt starts over.
+            if let id = status.submissionID, headRuns { await stopJob(id) }
+            attempt.stoppedGracefully = false
+            attempt.resumable = false
+        } else if let id = status.submissionID, headRuns {
             let (final, seconds) = await drain(id, within: decision.drainSeconds)
             if final?.status == .succeeded {
                 // It finished while being asked to stop: nothing is left to resume.
@@ -209,14 +220,12 @@ public actor BootstrapRun {
                 return await endWithoutRequeue(final!)
             }
             attempt.stoppedGracefully = final != nil
+            attempt.resumable = final != nil
             attempt.stopSeconds = (seconds * 10).rounded() / 10
-            if case .nodeLost = decision.reason { attempt.resumable = false } else { attempt.resumable = final != nil }
             edges.console.say(
-                final == nil
-                    ? "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache"
-                    : attempt.resumable == true
-                        ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
-                        : "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; the batches in flight on the lost node are missing from its cache, so the next attempt starts over")
+                final != nil
+                    ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
+                    : "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache")
         } else if status.submissionID != nil {
             // The driver ran on the head: gone with it, it wrote nothing more.
             attempt.stoppedGracefully = false
