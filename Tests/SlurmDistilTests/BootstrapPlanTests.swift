@@ -84,6 +84,23 @@ import TestSupport
         #expect(worker.contains("--address=10.0.0.1:20400") && !worker.contains("--head") && worker.contains("--num-gpus=0"))
     }
 
+    @Test func theProcessesBootstrapNeverUsesAreNotStartedUnlessAsked() throws {
+        let ports = RayPorts(base: 20_400)
+        func head(all: Bool) -> [String] {
+            BootstrapPlan.rayStart(
+                ray: "ray", role: .head, nodeAddress: "10.0.0.1", headAddress: nil, dashboardHost: nil, ports: ports, tempDirectory: "/t", cpus: 1,
+                gpus: 0, objectStoreBytes: nil, allRayProcesses: all)
+        }
+        #expect(head(all: false).contains("--no-monitor") && !head(all: true).contains("--no-monitor"))
+        #expect(BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: false)["RAY_prestart_worker_first_driver"] == "0")
+        #expect(BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: false, allRayProcesses: true)["RAY_prestart_worker_first_driver"] == nil)
+        let asked = try plan { $0.allRayProcesses = true }
+        #expect(asked.headStep.arguments.contains("--all-ray-processes"))
+        let parsed = try NodeAgentSettings(parsing: Array(asked.headStep.arguments.drop { $0 != "_node" }.dropFirst()))
+        #expect(parsed.allRayProcesses && parsed.role == .head)
+        #expect(try !NodeAgentSettings(parsing: Array(plan().headStep.arguments.drop { $0 != "_node" }.dropFirst())).allRayProcesses)
+    }
+
     @Test func everyPortRayOpensIsInTheJobsBlockAndMetricsExportIsOffUnlessAsked() throws {
         let ports = RayPorts(base: 20_400)
         let environment = BootstrapPlan.rayEnvironment(ports: ports, drainTimeoutSeconds: 5, metrics: false)

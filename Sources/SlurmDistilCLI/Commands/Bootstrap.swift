@@ -62,6 +62,8 @@ struct Bootstrap: AsyncParsableCommand {
     var onNodeLoss = "fail"
     @Flag(help: "Keep Ray's per-node Prometheus metrics exporter (off by default: it listens on every interface, without auth).")
     var metrics = false
+    @Flag(help: "Also start Ray's autoscaler monitor and the idle workers it prestarts for the first driver (bootstrap uses neither; off saves CPU while Ray comes up).")
+    var allRayProcesses = false
     @Flag(help: "Run a Ray older than 2.52, which has no token authentication; its dashboard then listens on the head's loopback only.")
     var insecureNoAuth = false
     @Flag(help: "Run doctor's checks on every node first, and start nothing when one fails.")
@@ -95,6 +97,7 @@ struct Bootstrap: AsyncParsableCommand {
         options.drainTimeoutSeconds = drainTimeout
         options.dashboardHost = dashboardHost
         options.metrics = metrics
+        options.allRayProcesses = allRayProcesses
         options.tensorParallelSize = tensorParallelSize
         options.insecureNoAuth = insecureNoAuth
         var request = JobRequest(entrypoint: entrypoint)

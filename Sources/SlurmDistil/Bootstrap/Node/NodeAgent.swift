@@ -103,11 +103,12 @@ public struct NodeAgent {
             ray: settings.ray, role: settings.role, nodeAddress: address, headAddress: settings.headAddress,
             dashboardHost: settings.dashboardHost, ports: settings.ports,
             tempDirectory: BootstrapPlan.rayTempDirectory(root: settings.tempRoot, jobID: settings.jobID, node: node),
-            cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes)
+            cpus: environment["SLURM_CPUS_ON_NODE"].flatMap(Int.init), gpus: settings.gpus, objectStoreBytes: settings.objectStoreBytes,
+            allRayProcesses: settings.allRayProcesses)
         var childEnvironment = environment.merging(
             BootstrapPlan.rayEnvironment(
                 ports: settings.ports, drainTimeoutSeconds: settings.drainTimeoutSeconds, metrics: settings.metrics,
-                authentication: settings.authentication)
+                authentication: settings.authentication, allRayProcesses: settings.allRayProcesses)
         ) { _, ours in ours }
         if case .interface(let name) = settings.policy {
             // Collective libraries pick their own interface otherwise, often not the one Ray uses.

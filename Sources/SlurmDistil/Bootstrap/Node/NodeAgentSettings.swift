@@ -16,11 +16,12 @@ public struct NodeAgentSettings: Sendable, Equatable {
     public var drainTimeoutSeconds: Int
     public var metrics: Bool
     public var authentication: RayAuthentication
+    public var allRayProcesses: Bool
 
     public init(
         role: HostEntry.Role, jobID: String, ray: String = "ray", tempRoot: String = "/tmp", ports: RayPorts, policy: AddressPolicy = .auto,
         headAddress: String? = nil, dashboardHost: String? = nil, gpus: Int = 0, objectStoreBytes: Int? = nil, drainTimeoutSeconds: Int = 5,
-        metrics: Bool = false, authentication: RayAuthentication = .token
+        metrics: Bool = false, authentication: RayAuthentication = .token, allRayProcesses: Bool = false
     ) {
         self.role = role
         self.jobID = jobID
@@ -35,6 +36,7 @@ public struct NodeAgentSettings: Sendable, Equatable {
         self.drainTimeoutSeconds = drainTimeoutSeconds
         self.metrics = metrics
         self.authentication = authentication
+        self.allRayProcesses = allRayProcesses
     }
 
     public var arguments: [String] {
@@ -48,6 +50,7 @@ public struct NodeAgentSettings: Sendable, Equatable {
         if let objectStoreBytes { words += ["--object-store-memory", String(objectStoreBytes)] }
         if metrics { words.append("--metrics") }
         if authentication == .none { words.append("--no-auth") }
+        if allRayProcesses { words.append("--all-ray-processes") }
         return words
     }
 
@@ -55,11 +58,17 @@ public struct NodeAgentSettings: Sendable, Equatable {
         var values: [String: String] = [:]
         var metrics = false
         var authentication = RayAuthentication.token
+        var allRayProcesses = false
         var index = 0
         while index < words.count {
             let word = words[index]
-            if word == "--metrics" || word == "--no-auth" {
-                if word == "--metrics" { metrics = true } else { authentication = .none }
+            switch word {
+            case "--metrics": metrics = true
+            case "--no-auth": authentication = .none
+            case "--all-ray-processes": allRayProcesses = true
+            default: break
+            }
+            if ["--metrics", "--no-auth", "--all-ray-processes"].contains(word) {
                 index += 1
                 continue
             }
@@ -85,7 +94,7 @@ public struct NodeAgentSettings: Sendable, Equatable {
             ports: RayPorts(base: base), policy: try AddressPolicy(addressFrom: values["--address-from"] ?? "auto", interface: values["--interface"]),
             headAddress: values["--head-address"], dashboardHost: values["--dashboard-host"], gpus: try number("--num-gpus") ?? 0,
             objectStoreBytes: try number("--object-store-memory"), drainTimeoutSeconds: try number("--drain-timeout") ?? 5, metrics: metrics,
-            authentication: authentication)
+            authentication: authentication, allRayProcesses: allRayProcesses)
     }
 
     static let valueOptions: Set<String> = [

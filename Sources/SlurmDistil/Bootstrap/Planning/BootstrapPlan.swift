@@ -10,6 +10,10 @@ public struct BootstrapOptions: Sendable, Equatable {
     public var dashboardHost: String?
     /// Ray's per-node metrics exporter listens on every interface without authentication: off unless asked.
     public var metrics = false
+    /// Also the Ray processes bootstrap never uses: the autoscaler monitor (a fixed allocation does not
+    /// scale) and the idle workers the raylet prestarts for its first driver (on the head, the dashboard
+    /// agent at the first Jobs request, which waits for them). Off: less CPU while Ray comes up.
+    public var allRayProcesses = false
     /// nil: `SUBMIT_DIR/slurm-distil-logs/JOBID`.
     public var jobFolder: String?
     public var tensorParallelSize: Int?
@@ -106,7 +110,7 @@ public struct BootstrapPlan: Sendable, Equatable {
         let agent = NodeAgentSettings(
             role: .head, jobID: allocation.jobID, ray: options.ray, tempRoot: options.tempRoot, ports: ports, policy: options.policy,
             gpus: allocation.gpusPerNode, objectStoreBytes: options.objectStoreBytes, drainTimeoutSeconds: options.drainTimeoutSeconds,
-            metrics: options.metrics, authentication: authentication)
+            metrics: options.metrics, authentication: authentication, allRayProcesses: options.allRayProcesses)
         // --kill-on-bad-exit: one node's Ray failing ends its step, which bootstrap sees at once.
         var common = ["srun", "--overlap", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "--output=\(folder)/ray-%N.log"]
         // Each step asks for its nodes' GPUs itself: where devices are constrained, a step without them
@@ -149,7 +153,7 @@ public struct BootstrapPlan: Sendable, Equatable {
     /// `ray start` for one node, as the node agent runs it.
     public static func rayStart(
         ray: String, role: HostEntry.Role, nodeAddress: String, headAddress: String?, dashboardHost: String?, ports: RayPorts,
-        tempDirectory: String, cpus: Int?, gpus: Int, objectStoreBytes: Int?
+        tempDirectory: String, cpus: Int?, gpus: Int, objectStoreBytes: Int?, allRayProcesses: Bool = false
     ) -> [String] {
         var command = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address=\(nodeAddress)", "--temp-dir=\(tempDirectory)"]
         if role == .head {
@@ -157,6 +161,8 @@ public struct BootstrapPlan: Sendable, Equatable {
                 "--head", "--port=\(ports.gcs)", "--dashboard-host=\(dashboardHost ?? nodeAddress)", "--dashboard-port=\(ports.dashboard)",
                 "--ray-client-server-port=\(ports.clientServer)", "--include-dashboard=true",
             ]
+            // Hidden in `ray start --help` but kept for Ray's own Kubernetes operator (2.44 to 2.60).
+            if !allRayProcesses { command.append("--no-monitor") }
         } else {
             command += ["--address=\(headAddress ?? "")"]
         }
@@ -175,12 +181,16 @@ public struct BootstrapPlan: Sendable, Equatable {
     }
 
     /// The environment `ray start` gets on every node, besides the token.
-    public static func rayEnvironment(ports: RayPorts, drainTimeoutSeconds: Int, metrics: Bool, authentication: RayAuthentication = .token) -> [String: String] {
+    public static func rayEnvironment(
+        ports: RayPorts, drainTimeoutSeconds: Int, metrics: Bool, authentication: RayAuthentication = .token, allRayProcesses: Bool = false
+    ) -> [String: String] {
         var environment = ports.environment
         if authentication == .token { environment["RAY_AUTH_MODE"] = "token" }
         environment["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = String(drainTimeoutSeconds)
         environment["RAY_USAGE_STATS_ENABLED"] = "0"
         if !metrics { environment["RAY_enable_metrics_collection"] = "0" }
+        // Ray's config switch (ray_config_def.h, read as RAY_<name> by the raylet in 2.44 to 2.60).
+        if !allRayProcesses { environment["RAY_prestart_worker_first_driver"] = "0" }
         return environment
     }
 
