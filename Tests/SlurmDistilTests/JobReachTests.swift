@@ -34,6 +34,28 @@ import Testing
         expectFailure(.usage, containing: "has not started Ray yet") { _ = try location.client() }
     }
 
+    @Test func aRequeuedJobListsItsEarlierAttempts() throws {
+        let plan = BootstrapRunTests().plan
+        var status = BootstrapStatus(plan: plan, startedAt: 1_700_000_000)
+        status.status = .running
+        status.attempt = 3
+        var first = BootstrapStatus.Attempt(number: 1, startedAt: 1_699_990_000, nodes: ["n1", "n2"])
+        first.status = .requeued
+        first.requeueReason = "time limit"
+        first.stopSeconds = 4.2
+        first.resumable = true
+        var second = BootstrapStatus.Attempt(number: 2, startedAt: 1_699_995_000, nodes: ["n1", "n3"])
+        second.status = .requeued
+        second.requeueReason = "node lost: n3"
+        second.resumable = false
+        status.attempts = [first, second, BootstrapStatus.Attempt(number: 3, startedAt: 1_700_000_000, nodes: plan.nodes)]
+        let folder = "/home/u/run/slurm-distil-logs/1234"
+        let files = MemoryFileSystem(files: [folder + "/status.json": String(decoding: try JSONEncoder().encode(status), as: UTF8.self)])
+        let text = JobReport(location: try JobLocator(queue: Queue(line: Self.pendingLine), files: files).locate(job: "1234", folder: nil)).text
+        #expect(text.contains("attempt 1 on n[1-2]: REQUEUED (time limit), stopped in 4.2 s\nattempt 2 on n[1,3]: REQUEUED (node lost: n3), the next attempt started over"), "\(text)")
+        #expect(text.contains("attempt 3: bootstrap RUNNING"))
+    }
+
     @Test func aRunningJobGivesItsDashboardTokenAndPipeline() async throws {
         var status = BootstrapStatus(plan: BootstrapRunTests().plan, startedAt: 1_700_000_000)
         status.status = .running

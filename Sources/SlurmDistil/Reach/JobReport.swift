@@ -53,7 +53,14 @@ public struct JobReport: Sendable, Encodable {
         ]
         let reached = phases.compactMap { phase, name in bootstrap.seconds[phase].map { "\(name) \(Self.seconds($0))" } }
         lines.append("bring-up: " + (reached.isEmpty ? "starting Ray on \(bootstrap.nodes.count) node(s)" : reached.joined(separator: ", ")))
-        var state = "bootstrap: \(bootstrap.status.rawValue)"
+        for attempt in bootstrap.attempts where attempt.number < bootstrap.attempt {
+            var line = "attempt \(attempt.number) on \(HostList.compact(attempt.nodes)): \(attempt.status.rawValue)"
+            if let reason = attempt.requeueReason { line += " (\(reason))" }
+            if let seconds = attempt.stopSeconds { line += ", stopped in \(Self.seconds(seconds))" }
+            if attempt.resumable == false { line += ", the next attempt started over" }
+            lines.append(line)
+        }
+        var state = bootstrap.attempt > 1 ? "attempt \(bootstrap.attempt): bootstrap \(bootstrap.status.rawValue)" : "bootstrap: \(bootstrap.status.rawValue)"
         if bootstrap.status != .starting, bootstrap.status != .running { state += ", exit \(bootstrap.exitCode)" }
         lines.append(state)
         if let id = bootstrap.submissionID {
