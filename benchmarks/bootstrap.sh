@@ -70,7 +70,8 @@ plan=$("$BIN" bootstrap --dry-run --object-store-memory 80M -- true)
 dashboard=$(sed -n 's/^dashboard \(http[^ ]*\).*/\1/p' <<<"$plan")
 mkdir -p "slurm-distil-logs/$SLURM_JOB_ID"
 start=$(date +%s.%N)
-eval "$(sed -n 's/^head step: *//p' <<<"$plan")" &
+# exec: the background job is srun itself, which forwards the USR1 below to the node agent.
+eval "exec $(sed -n 's/^head step: *//p' <<<"$plan")" &
 step=$!
 until curl -sf -o /dev/null -H "Authorization: Bearer $RAY_AUTH_TOKEN" "$dashboard/api/jobs/"; do sleep 0.1; done
 echo "floor=$(echo "$(date +%s.%N) - $start" | awk '{print $1 - $3}')"

@@ -16,57 +16,56 @@ fi
 WORK=$(mktemp -d /tmp/sd-bench-XXXX)
 cd "$WORK"
 
-# One line per process of the job's Ray: "component node cpu_seconds".
+# One line per process of the job's Ray, "component node cpu_seconds", read in one pass so that the
+# moment is the same for all.
 snapshot() {
     local node pid
     for node in $("$VC" exec ctl scontrol show hostnames "$1"); do
-        for pid in $(ip netns pids "sdv-$node"); do
-            [ -r "/proc/$pid/stat" ] || continue
-            python3 - "$pid" "$node" <<'PY' || true
+        for pid in $(ip netns pids "sdv-$node"); do echo "$node $pid"; done
+    done | python3 -c '
 import os, sys
-pid, node = sys.argv[1], sys.argv[2]
-try:
-    words = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-    stat = open(f"/proc/{pid}/stat").read()
-except OSError:
-    sys.exit(0)
-args = [w.decode(errors="replace") for w in words if w]
-line = " ".join(args)
-first = args[0] if args else ""
-fields = stat[stat.rindex(")") + 2:].split()
-ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
-def component():
+def component(args):
+    first = args[0] if args else ""
+    second = args[1] if len(args) > 1 else ""
+    line = " ".join(args)
     if first.startswith("ray-dashboard-"): return "dashboard module " + first.split("-")[2]
-    if first.startswith("ray::"): return {"ray::IDLE": "idle worker (prestarted)"}.get(first.split(" ")[0], first.split(" ")[0].split(".")[0])
+    if first.startswith("ray::"): return "idle worker (prestarted)" if first.startswith("ray::IDLE") else first.split(" ")[0].split(".")[0]
     if "gcs_server" in first: return "gcs_server"
     if first.endswith("raylet/raylet"): return "raylet"
-    if len(args) > 1 and args[1].endswith("dashboard/dashboard.py"): return "dashboard (head process)"
-    if "forkserver" in line and "multiprocessing" in line: return "dashboard forkserver"
-    if len(args) > 1 and args[1].endswith("log_monitor.py"): return "log monitor"
-    if len(args) > 1 and args[1].endswith("autoscaler/_private/monitor.py"): return "autoscaler monitor"
+    if second.endswith("dashboard/dashboard.py"): return "dashboard (head process)"
+    if "multiprocessing" in line and "forkserver" in line: return "dashboard forkserver"
+    if second.endswith("log_monitor.py"): return "log monitor"
+    if second.endswith("autoscaler/_private/monitor.py"): return "autoscaler monitor"
     if "ray.util.client.server" in line: return "Ray Client server"
-    if len(args) > 1 and args[1].endswith("/bin/ray") and "start" in args: return "ray start --block"
-    if len(args) > 1 and args[1] == "_node": return "slurm-distil node agent"
+    if second.endswith("/bin/ray") and "start" in args: return "ray start --block"
     if first.endswith("slurm-distil") and "_node" in args: return "slurm-distil node agent"
     return None
-name = component()
-if name:
-    print(f"{name.replace(' ', '_')} {node} {ticks / os.sysconf('SC_CLK_TCK'):.2f}")
-PY
-        done
-    done
+for entry in sys.stdin:
+    node, pid = entry.split()
+    try:
+        args = [w.decode(errors="replace") for w in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0") if w]
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    name = component(args)
+    if name:
+        fields = stat[stat.rindex(")") + 2:].split()
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+        seconds = ticks / os.sysconf("SC_CLK_TCK")
+        print(name.replace(" ", "_"), node, f"{seconds:.2f}")
+'
 }
 
 # run LABEL [BOOTSTRAP_ARG]: one bring-up; its snapshot goes to LABEL-N.txt.
 run() {
     local label=$1 extra=${2:-} n=$3
     "$BIN" gen-sbatch --no-profile -N "$NODES" --time 10 -J comp --venv "$ROOT/.venv-ray" \
-        --bootstrap-arg=--object-store-memory --bootstrap-arg=80M ${extra:+"--bootstrap-arg=$extra"} -o job.sh -- sleep 15 2>/dev/null
+        --bootstrap-arg=--object-store-memory --bootstrap-arg=80M ${extra:+"--bootstrap-arg=$extra"} -o job.sh -- sleep 15 >/dev/null
     local id
     id=$("$VC" exec ctl sbatch --parsable job.sh)
     local waited=$SECONDS
     until grep -q '"submitted"' "slurm-distil-logs/$id/status.json" 2>/dev/null; do
-        if [ $((SECONDS - waited)) -ge 300 ] || ! "$VC" exec ctl squeue -h -j "$id" 2>/dev/null | grep -q .; then
+        if [ $((SECONDS - waited)) -ge 300 ] || [ -z "$("$VC" exec ctl squeue -h -j "$id" 2>/dev/null)" ]; then
             echo "$NAME: job $id did not submit its pipeline" >&2
             tail -20 "slurm-distil-logs/comp-$id.out" >&2 || true
             exit 1

@@ -179,12 +179,18 @@ final class FakePipeline: PipelineService {
     let ignoresStop = Locked(false)
     /// A driver that was writing its last rows when the stop came: it ends SUCCEEDED.
     let finishesOnStop = Locked(false)
+    /// What Ray says of the job once it has ended after the stop request.
+    let stopEndsAs = Locked(RayJobInfo.Status.stopped)
 
     func stop(_ id: String) async throws(Failure) {
         events.add("stop job")
         if ignoresStop.value { return }
         if finishesOnStop.value {
             state.value = .succeeded
+            return
+        }
+        if stopEndsAs.value != .stopped {
+            state.value = stopEndsAs.value
             return
         }
         state.value = .stopped
@@ -267,7 +273,11 @@ final class FakeSlurm: SlurmJobControl {
     func exclude(_ nodes: [String], from id: String, already: String?) async throws(Failure) {
         events.add("exclude \(nodes.joined(separator: ",")) from \(id) (already \(already ?? "none"))")
     }
-    func requeue(_ id: String) async throws(Failure) { events.add("requeue \(id)") }
+    let requeueFails = Locked(false)
+    func requeue(_ id: String) async throws(Failure) {
+        if requeueFails.value { throw Failure(.runtime, "scontrol could not requeue job \(id) (status 1): Requested operation is presently disabled") }
+        events.add("requeue \(id)")
+    }
 }
 
 final class RecordingResumeState: ResumeState {

@@ -33,6 +33,7 @@ import Testing
         let folder: MemoryJobFolder
         let launcher: FakeLauncher
         let pipeline: FakePipeline
+        let slurm: FakeSlurm?
         let run: BootstrapRun
 
         init(
@@ -49,9 +50,11 @@ import Testing
             launcher = makeStep.map { FakeLauncher(clock: clock, events: events, folder: folder, makeStep: $0) }
                 ?? FakeLauncher(clock: clock, events: events, folder: folder)
             pipeline = FakePipeline(clock: clock, events: events, script: script)
+            let slurm = slurm?(events)
+            self.slurm = slurm
             let edges = BootstrapEdges(
                 launcher: launcher, probe: probe?(plan, clock) ?? FakeProbe.allUp(plan, clock: clock), pipeline: pipeline, folder: folder,
-                clock: clock, console: console, wallClock: { 1_700_000_000 }, slurm: slurm?(events), resumeState: resumeState)
+                clock: clock, console: console, wallClock: { 1_700_000_000 }, slurm: slurm, resumeState: resumeState)
             let job = try! JobSubmitter.prepare(JobRequest(entrypoint: ["python", "-u", "p.py"]), currentDirectory: "/work")
             run = BootstrapRun(plan: plan, job: job, settings: settings, edges: edges, token: token, warnings: warnings)
         }

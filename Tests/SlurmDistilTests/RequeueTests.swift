@@ -31,25 +31,29 @@ import Testing
     @Test func theDecisionFollowsSlurmsViewOfTheJob() throws {
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         let policy = RequeuePolicy(maxRestarts: 2)
-        func decide(_ line: String, restarts: Int = 0, policy: RequeuePolicy = policy) -> RequeueDecision? {
+        func decide(_ line: String, restarts: Int = 0, policy: RequeuePolicy = policy, signal: Int32 = SIGTERM, left: Double = 120) -> RequeueDecision? {
             var record = try! SlurmJobRecord(parsing: line)
             // The record's times are UTC here; secondsLeft reads them in the local zone.
             record.endTime = record.endTime.map { _ in
                 let format = DateFormatter()
                 format.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-                return format.string(from: now.addingTimeInterval(120))
+                return format.string(from: now.addingTimeInterval(left))
             }
-            return RequeueDecision.afterSignal(policy: policy, restarts: restarts, record: record, now: now)
+            return RequeueDecision.afterSignal(signal, policy: policy, restarts: restarts, record: record, now: now)
         }
-        #expect(decide(Self.record()) == RequeueDecision(reason: .timeLimit, requeueItself: true, drainSeconds: 100))
+        #expect(decide(Self.record()) == RequeueDecision(reason: .timeLimit, drainSeconds: 120 - RequeueDecision.reserveSeconds))
+        #expect(RequeueDecision.reserveSeconds > 20, "more than the teardown's grace period: the requeue needs its time too")
+        #expect(decide(Self.record(), signal: SIGINT) == nil, "Ctrl-C is a user's stop")
+        #expect(decide(Self.record(), left: 5 * 3600) == nil, "hours before the limit, SIGTERM is someone's scancel --signal=TERM")
         #expect(decide(Self.record(), restarts: 2) == nil, "no restarts left: the run ends as before")
         #expect(decide(Self.record(state: "CANCELLED")) == nil, "scancel is the user's wish to stop")
         #expect(decide(Self.record(preempted: true), restarts: 5)?.reason == .preempted, "Slurm's requeue is not bounded by --max-restarts")
         #expect(decide(Self.record(requeue: false, preempted: true)) == nil, "a job without --requeue does not come back")
-        #expect(RequeueDecision.afterSignal(policy: policy, restarts: 0, record: nil, now: now) == nil, "Slurm not reachable: end as before")
-        let lost = RequeueDecision.afterNodeLoss(policy: RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), restarts: 0, lostNodes: ["n3"], record: nil, now: now)
-        #expect(lost == RequeueDecision(reason: .nodeLost(["n3"]), requeueItself: true, drainSeconds: RequeueDecision.defaultDrainSeconds))
-        #expect(RequeueDecision.afterNodeLoss(policy: policy, restarts: 0, lostNodes: ["n3"], record: nil, now: now) == nil, "--on-node-loss fail")
+        #expect(RequeueDecision.afterSignal(SIGTERM, policy: policy, restarts: 0, record: nil, now: now) == nil, "Slurm not reachable: end as before")
+        let lost = RequeueDecision.afterNodeLoss(policy: RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), restarts: 0, lostNodes: ["n3"])
+        #expect(lost == RequeueDecision(reason: .nodeLost(["n3"]), drainSeconds: 0))
+        #expect(RequeueDecision.afterNodeLoss(policy: policy, restarts: 0, lostNodes: ["n3"]) == nil, "--on-node-loss fail")
+        #expect(RequeueDecision.afterNodeLoss(policy: RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), restarts: 1, lostNodes: ["n3"]) == nil, "no restarts left")
     }
 
     @Test func theAttemptSeesItsNumberAndACacheFolderUnlessItHasItsOwn() {
@@ -95,7 +99,7 @@ import Testing
         let teardown = try #require(events.firstIndex(of: "signal \(SIGUSR1) to workers"))
         let requeue = try #require(events.firstIndex(of: "requeue 4711"))
         #expect(stop < teardown && teardown < requeue, "Ray is gone before Slurm ends the allocation: \(events)")
-        #expect(harness.console.text.contains("time limit: stopping the pipeline gracefully (up to 100 s"))
+        #expect(harness.console.text.contains("time limit: stopping the pipeline gracefully (up to \(Int(120 - RequeueDecision.reserveSeconds)) s"))
         // The job folder was checked as shared, and the pipeline got the attempt and the cache folder.
         #expect(events.contains { $0.hasPrefix("run ") })
         let runtimeEnv = try #require(harness.pipeline.submitted.value?.submission.runtimeEnv)
@@ -120,7 +124,7 @@ import Testing
         run.requestTermination(signal: SIGTERM)
         let ended = await outcome.value
         #expect(ended.status.status == .requeued && ended.status.attempts.first?.stoppedGracefully == false)
-        #expect(harness.clock.now - signalled >= 100, "waited the whole drain time")
+        #expect(harness.clock.now - signalled >= 120 - RequeueDecision.reserveSeconds, "waited the whole drain time")
         #expect(harness.events.all.contains("requeue 4711"))
     }
 
@@ -150,6 +154,7 @@ import Testing
                 FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "head" ? (60, 1) : nil)
             }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
         harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        harness.folder.files.withLock { $0["ray-n1.log"] = "slurm-distil node: n1: Ray exited by itself with status 1" }
         let ended = await harness.run.run()
         #expect(ended.status.status == .requeued && ended.status.attempts.first?.requeueReason == "node lost: n1")
         #expect(ended.status.attempts.first?.stoppedGracefully == false, "the driver died with the head: its cache is not trusted")
@@ -198,6 +203,20 @@ import Testing
         #expect(harness.events.all.contains("stop job"))
     }
 
+    @Test func aLostNodeThatCannotBeToldIsNotGuessed() async throws {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
+        let harness = Harness(
+            plan: plan, script: .keepPrinting(every: 1), settings: settings,
+            makeStep: { step, clock, events in
+                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
+            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let ended = await harness.run.run()
+        #expect(ended.status.status == .requeued && ended.status.attempts.first?.requeueReason == "node lost (which one could not be told)")
+        #expect(harness.events.all.contains("requeue 4711") && !harness.events.all.contains { $0.hasPrefix("exclude") }, "healthy nodes are not excluded")
+    }
+
     @Test func withoutNodeLossRequeueALostNodeFailsTheRunAsBefore() async throws {
         var settings = BootstrapRunSettings()
         settings.requeue = RequeuePolicy(maxRestarts: 1)
@@ -222,6 +241,7 @@ import Testing
         first.requeueReason = "time limit"
         first.stoppedGracefully = true
         first.resumable = true
+        first.submissionID = "sd_1"
         first.endedAt = 1_699_999_500
         previous.attempts = [first]
         let resume = RecordingResumeState()
@@ -255,6 +275,101 @@ import Testing
         let ended = await harness.run.run()
         #expect(resume.calls.value == [false])
         #expect(ended.status.attempts[0].stoppedGracefully == false && ended.status.attempts[0].requeueReason?.contains("killed outright") == true)
+    }
+
+    /// Runs until the pipeline prints, then sends `signal`.
+    static func interrupt(_ harness: Harness, with signal: Int32 = SIGTERM) async -> BootstrapOutcome {
+        let run = harness.run
+        let outcome = Task { await run.run() }
+        while harness.console.output.value.isEmpty { await Task.yield() }
+        run.requestTermination(signal: signal)
+        return await outcome.value
+    }
+
+    static func timeLimitHarness(_ configure: (inout BootstrapRunSettings) -> Void = { _ in }, line: String = record(end: endInTwoMinutes)) -> Harness {
+        var settings = BootstrapRunSettings()
+        settings.requeue = RequeuePolicy(maxRestarts: 2)
+        configure(&settings)
+        let harness = Harness(
+            plan: BootstrapRunTests.plan(rayVersion: "2.60.0"), script: .keepPrinting(every: 1), settings: settings,
+            slurm: { events in FakeSlurm(events: events, line: line) })
+        harness.launcher.sharedAnswers.value = everyNodeSeesTheJobFolder
+        return harness
+    }
+
+    @Test func aDriverThatDiesInsteadOfStoppingIsNotResumedFrom() async throws {
+        let harness = Self.timeLimitHarness()
+        harness.pipeline.stopEndsAs.value = .failed
+        let ended = await Self.interrupt(harness)
+        let first = try #require(ended.status.attempts.first)
+        #expect(ended.status.status == .requeued && first.stoppedGracefully == false && first.resumable == false, "\(first)")
+        #expect(harness.console.text.contains("the pipeline ended FAILED, not stopped by the signal"))
+    }
+
+    @Test func aUsersCtrlCIsNotARequeue() async throws {
+        let ended = await Self.interrupt(Self.timeLimitHarness(), with: SIGINT)
+        #expect(ended.exitCode == 143 && ended.status.status == .terminated)
+    }
+
+    @Test func aPreemptionIsRequeuedByBootstrapWhateverTheRestartsLeft() async throws {
+        let harness = Self.timeLimitHarness({ $0.restarts = 7 }, line: Self.record(preempted: true, end: Self.endInTwoMinutes))
+        let ended = await Self.interrupt(harness)
+        #expect(ended.status.status == .requeued && ended.status.attempts.last?.requeueReason == "preempted")
+        #expect(harness.events.all.contains("requeue 4711"))
+        let environment = try #require(harness.launcher.environments.value.first)
+        #expect(environment["RAY_JOB_STOP_SIGNAL"] == "SIGINT", "a requeueable job's Ray stops its driver with SIGINT")
+    }
+
+    @Test func aRequeueThatFailsEndsTheRunAndSaysSo() async throws {
+        let harness = Self.timeLimitHarness()
+        harness.slurm?.requeueFails.value = true
+        let ended = await Self.interrupt(harness)
+        #expect(ended.exitCode == 143 && ended.status.status == .terminated && ended.failure != nil)
+        #expect(ended.status.message?.contains("could not requeue job 4711") == true)
+        #expect(ended.status.attempts.first?.status == .terminated)
+    }
+
+    @Test func anAttemptThatSubmittedNothingLeavesTheCacheAsItWas() async throws {
+        var settings = BootstrapRunSettings()
+        settings.restarts = 2
+        let plan = BootstrapRunTests.plan(rayVersion: "2.60.0")
+        var previous = BootstrapStatus(plan: plan, startedAt: 1_699_999_000)
+        var first = BootstrapStatus.Attempt(number: 1, startedAt: 1_699_990_000, nodes: plan.nodes)
+        (first.status, first.submissionID, first.resumable, first.endedAt) = (.requeued, "sd_1", true, 1_699_991_000)
+        var second = BootstrapStatus.Attempt(number: 2, startedAt: 1_699_999_000, nodes: plan.nodes)
+        (second.status, second.endedAt) = (.requeued, 1_699_999_100)
+        previous.attempts = [first, second]
+        let resume = RecordingResumeState()
+        let harness = Harness(
+            plan: plan, script: .finish([], BootstrapRunTests.succeeded), settings: settings,
+            slurm: { events in FakeSlurm(events: events, line: Self.record()) }, resumeState: resume, previous: previous)
+        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        _ = await harness.run.run()
+        #expect(resume.calls.value == [true], "attempt 2 was preempted while Ray started: attempt 1's cache still resumes")
+    }
+
+    @Test func aStatusFileOfThePreviousVersionIsRead() throws {
+        let old = #"{"authentication":"token","dashboard":"http://10.0.0.1:20001","exitCode":0,"head":"n1","nodes":["n1","n2"],"rayPorts":"20000-20199","seconds":{"gcsReady":3.1},"slurmJobID":"4711","startedAt":1700000000,"status":"RUNNING","submissionID":"sd_x","warnings":[]}"#
+        let status = try JSONDecoder().decode(BootstrapStatus.self, from: Data(old.utf8))
+        #expect(status.attempt == 1 && status.attempts.isEmpty && status.submissionID == "sd_x" && status.seconds[.gcsReady] == 3.1)
+        let again = try JSONDecoder().decode(BootstrapStatus.self, from: JSONEncoder().encode(status))
+        #expect(again == status)
+    }
+
+    @Test func anAttemptsLogsMoveIntoItsFolderOnDisk() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sd-archive-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let folder = DiskJobFolder(path: root)
+        try folder.create()
+        for name in ["pipeline.log", "ray-n1.log", "ray-n2.log", "status.json", "token", "notes.txt"] {
+            FileManager.default.createFile(atPath: "\(root)/\(name)", contents: Data(name.utf8))
+        }
+        try FileManager.default.createDirectory(atPath: root + "/distilabel-cache", withIntermediateDirectories: true)
+        #expect(folder.archiveAttempt(1) == ["pipeline.log", "ray-n1.log", "ray-n2.log"])
+        #expect(try String(contentsOfFile: root + "/attempt-1/ray-n2.log", encoding: .utf8) == "ray-n2.log")
+        let left = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+        #expect(left == ["attempt-1", "distilabel-cache", "notes.txt", "status.json", "token"], "status, token, cache and the user's files stay")
+        #expect(folder.archiveAttempt(2) == [], "nothing left to move")
     }
 
     @Test func theBootstrapFlagsAreChecked() throws {

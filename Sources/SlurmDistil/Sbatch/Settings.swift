@@ -113,8 +113,8 @@ public struct Settings: Sendable, Equatable {
         .signalLead: Setting(.text("120"), from: .builtIn),
         .exclusive: Setting(.flag(false), from: .builtIn),
         .requeue: Setting(.flag(false), from: .builtIn),
-        .maxRestarts: Setting(.integer(0), from: .builtIn),
-        .onNodeLoss: Setting(.text("fail"), from: .builtIn),
+        .maxRestarts: Setting(.integer(RequeuePolicy().maxRestarts), from: .builtIn),
+        .onNodeLoss: Setting(.text(RequeuePolicy().onNodeLoss.rawValue), from: .builtIn),
         .template: Setting(.text("sbatch"), from: .builtIn),
     ])
 

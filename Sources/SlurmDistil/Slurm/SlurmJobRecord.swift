@@ -132,30 +132,33 @@ public struct ScontrolQueue: SlurmQueue, SlurmJobControl {
         self.environment = environment
     }
 
+    /// For the commands on the login node (`status --job`), which wait on no cooperative pool.
     public func job(_ id: String) throws(Failure) -> SlurmJobRecord {
         guard !id.isEmpty, id.allSatisfy({ $0.isNumber || $0 == "_" }) else {
             throw Failure.usage("invalid Slurm job id \(MessageQuoting.quote(id))", hint: "give the number sbatch printed, e.g. --job 1234")
         }
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(id)").path
+        let (child, output) = try start(["show", "job", "-o", id])
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let status = try ChildProcess.spawn(
-            "scontrol", ["show", "job", "-o", id], environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true)
-        ).wait()
+        let status = child.wait()
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        guard status == 0, let line = text.split(separator: "\n").first(where: { $0.hasPrefix("JobId=") }) else {
+        guard status == 0, let line = Self.record(in: text) else {
             throw Failure.usage(
                 "Slurm knows no job \(id)\(text.isEmpty ? "" : ": \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")",
                 hint: "check the id with `squeue --me`; a job that ended long ago is no longer in scontrol (give --job-folder instead)")
         }
-        return try SlurmJobRecord(parsing: String(line))
+        return try SlurmJobRecord(parsing: line)
     }
 
     public func job(_ id: String) async throws(Failure) -> SlurmJobRecord {
         let text = try await scontrol(["show", "job", "-o", id], what: "read job \(id)")
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("JobId=") }) else {
+        guard let line = Self.record(in: text) else {
             throw Failure(.runtime, "scontrol printed no record for job \(id): \(MessageQuoting.quote(String(text.prefix(200))))", hint: "check `scontrol show job -o \(id)` by hand")
         }
-        return try SlurmJobRecord(parsing: String(line))
+        return try SlurmJobRecord(parsing: line)
+    }
+
+    static func record(in text: String) -> String? {
+        text.split(separator: "\n").first(where: { $0.hasPrefix("JobId=") }).map(String.init)
     }
 
     public func exclude(_ nodes: [String], from id: String, already: String?) async throws(Failure) {
@@ -171,17 +174,22 @@ public struct ScontrolQueue: SlurmQueue, SlurmJobControl {
     /// With SIGTERM blocked: a requeue makes Slurm signal every process of the batch job at once, the
     /// scontrol that follows it (ExcNodeList) included, and only SIGKILL, KillWait seconds later, may end it.
     private func scontrol(_ arguments: [String], what: String) async throws(Failure) -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let (child, output) = try start(arguments)
         defer { try? FileManager.default.removeItem(atPath: output) }
-        let process = WatchedProcess(
-            try ChildProcess.spawn(
-                "scontrol", arguments, environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true),
-                blockedSignals: [SIGTERM, SIGINT, SIGHUP]))
-        let status = await process.exited()
+        let status = await WatchedProcess(child).exited()
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard status == 0 else {
             throw Failure(.runtime, "scontrol could not \(what) (status \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))", hint: "check `scontrol \(arguments.joined(separator: " "))` by hand")
         }
         return text
+    }
+
+    /// scontrol with its output (both streams) in a fresh file, whose path is returned.
+    private func start(_ arguments: [String]) throws(Failure) -> (ChildProcess, String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-distil-scontrol-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let child = try ChildProcess.spawn(
+            "scontrol", arguments, environment: environment, stdout: .file(output, append: false), stderr: .file(output, append: true),
+            blockedSignals: [SIGTERM, SIGINT, SIGHUP])
+        return (child, output)
     }
 }

@@ -43,7 +43,8 @@ public struct ChildProcess: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Children start with default signal handling, whatever this process ignores or blocks.
+        // Children start with default signal handling, whatever this process ignores or blocks; only
+        // `blockedSignals` stay blocked in them.
         var defaults = sigset_t()
         sigfillset(&defaults)
         var mask = sigset_t()

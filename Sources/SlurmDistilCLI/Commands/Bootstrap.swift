@@ -57,9 +57,9 @@ struct Bootstrap: AsyncParsableCommand {
     @Option(help: "A folder every node must see as the same storage; checked before the pipeline starts (repeatable).")
     var requireShared: [String] = []
     @Option(parsing: .unconditional, help: "Requeue the job at most N times (at the time limit, or with --on-node-loss requeue); the next attempt resumes (default 0).")
-    var maxRestarts = 0
+    var maxRestarts = RequeuePolicy().maxRestarts
     @Option(help: "What a node whose Ray dies mid-run does: fail (the run ends) or requeue (stop, exclude the node, requeue).")
-    var onNodeLoss = "fail"
+    var onNodeLoss = RequeuePolicy().onNodeLoss.rawValue
     @Flag(help: "Keep Ray's per-node Prometheus metrics exporter (off by default: it listens on every interface, without auth).")
     var metrics = false
     @Flag(help: "Also start Ray's autoscaler monitor and the idle workers it prestarts for the first driver (bootstrap uses neither; off saves CPU while Ray comes up).")

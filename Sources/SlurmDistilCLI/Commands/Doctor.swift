@@ -31,8 +31,8 @@ struct DoctorCommand: AsyncParsableCommand {
     @Flag(help: "Print the findings as JSON.") var json = false
     // bootstrap's arguments as `gen-sbatch --template doctor` passes them: checked here as bootstrap checks them.
     @Option(help: "bootstrap's runtime_env YAML: checked to parse, with every ${VAR} set.") var runtimeEnv: String?
-    @Option(parsing: .unconditional, help: "bootstrap's --max-restarts: checked.") var maxRestarts = 0
-    @Option(help: "bootstrap's --on-node-loss: checked.") var onNodeLoss = "fail"
+    @Option(parsing: .unconditional, help: "bootstrap's --max-restarts: checked.") var maxRestarts = RequeuePolicy().maxRestarts
+    @Option(help: "bootstrap's --on-node-loss: checked.") var onNodeLoss = RequeuePolicy().onNodeLoss.rawValue
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment

@@ -62,13 +62,14 @@ public struct NodeAgentSettings: Sendable, Equatable {
         var index = 0
         while index < words.count {
             let word = words[index]
+            let isFlag: Bool
             switch word {
-            case "--metrics": metrics = true
-            case "--no-auth": authentication = .none
-            case "--all-ray-processes": allRayProcesses = true
-            default: break
+            case "--metrics": (metrics, isFlag) = (true, true)
+            case "--no-auth": (authentication, isFlag) = (.none, true)
+            case "--all-ray-processes": (allRayProcesses, isFlag) = (true, true)
+            default: isFlag = false
             }
-            if ["--metrics", "--no-auth", "--all-ray-processes"].contains(word) {
+            if isFlag {
                 index += 1
                 continue
             }

@@ -7,6 +7,13 @@ extension BootstrapRun {
     /// Whether Slurm may run this job again: bootstrap may requeue it, it was requeued before, or it
     /// was submitted with --requeue (preemption).
     func mayBeRequeued() async -> Bool {
+        if let known = requeueable.value { return known }
+        let answer = await askWhetherRequeueable()
+        requeueable.value = answer
+        return answer
+    }
+
+    private func askWhetherRequeueable() async -> Bool {
         if settings.requeue.maxRestarts > 0 || settings.restarts > 0 { return true }
         guard let slurm = edges.slurm else { return false }
         return (try? await slurm.job(plan.jobID))?.requeueable ?? false
@@ -15,18 +22,17 @@ extension BootstrapRun {
     /// Whether the failure is one after which the run goes on in a new allocation, and how.
     func requeueDecision(after error: Failure) async -> RequeueDecision? {
         guard let slurm = edges.slurm else { return nil }
-        if terminationRequested.value {
+        if let signal = terminationSignal.value {
             guard error.kind != .stalled, error.kind != .maxRuntime else { return nil }
             let record = try? await slurm.job(plan.jobID)
-            return RequeueDecision.afterSignal(policy: settings.requeue, restarts: settings.restarts, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
+            return RequeueDecision.afterSignal(
+                signal, policy: settings.requeue, restarts: settings.restarts, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
         }
         guard status.submissionID != nil, let dead = steps.all.first(where: { $0.exitStatus != nil }) else { return nil }
-        // The node whose Ray ended by itself; srun's --kill-on-bad-exit ended the others of its step.
-        let own = dead.nodes.filter { edges.folder.read("ray-\($0).log").contains(NodeAgent.rayExitedMarker) }
-        let lost = own.isEmpty ? dead.nodes : own
-        let record = try? await slurm.job(plan.jobID)
-        return RequeueDecision.afterNodeLoss(
-            policy: settings.requeue, restarts: settings.restarts, lostNodes: lost, record: record, now: Date(timeIntervalSince1970: edges.wallClock()))
+        // The node whose Ray ended by itself; srun's --kill-on-bad-exit ended the others of its step, so
+        // they are not excluded (none is, when no node says so).
+        let lost = dead.nodes.filter { edges.folder.read("ray-\($0).log").contains(NodeAgent.rayExitedMarker) }
+        return RequeueDecision.afterNodeLoss(policy: settings.requeue, restarts: settings.restarts, lostNodes: lost)
     }
 
     /// Stops the pipeline gracefully, tears down, and requeues the job: the next attempt resumes.
@@ -50,18 +56,23 @@ extension BootstrapRun {
             attempt.resumable = false
         } else if let id = status.submissionID, headRuns {
             let (final, seconds) = await drain(id, within: decision.drainSeconds)
-            if final?.status == .succeeded {
+            if let final, final.status == .succeeded {
                 // It finished while being asked to stop: nothing is left to resume.
                 edges.console.say("the pipeline finished before it stopped; no requeue")
-                return await endWithoutRequeue(final!)
+                return await endWithoutRequeue(final)
             }
-            attempt.stoppedGracefully = final != nil
-            attempt.resumable = final != nil
+            // STOPPED is Ray's word for a driver that ended after our stop request; FAILED is one that
+            // died before it (a SIGTERM of its own, a crash): its cache was not written to the end.
+            let graceful = final?.status == .stopped
+            attempt.stoppedGracefully = graceful
+            attempt.resumable = graceful
             attempt.stopSeconds = (seconds * 10).rounded() / 10
             edges.console.say(
-                final != nil
+                graceful
                     ? "the pipeline stopped by itself \(attempt.stopSeconds!) s after the stop signal; its cache is whole"
-                    : "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache")
+                    : final == nil
+                        ? "the pipeline did not stop within \(Int(decision.drainSeconds)) s; it is killed with Ray, and the next attempt will not trust its cache"
+                        : "the pipeline ended \(final!.status.rawValue), not stopped by the signal; the next attempt will not trust its cache")
         } else if status.submissionID != nil {
             // The driver ran on the head: gone with it, it wrote nothing more.
             attempt.stoppedGracefully = false
@@ -76,26 +87,38 @@ extension BootstrapRun {
         writeStatus()
         await teardown()
         var failure: Failure?
-        if decision.requeueItself, let slurm = edges.slurm {
+        if let slurm = edges.slurm {
+            let excludedBefore = (try? await slurm.job(plan.jobID))?.excludedNodes
+            // Slurm's SIGTERM to this attempt follows the requeue; it has nothing left to stop.
+            _ = terminationRequested.testAndSet()
             do throws(Failure) {
-                let excludedBefore = (try? await slurm.job(plan.jobID))?.excludedNodes
-                // Slurm's SIGTERM to this attempt follows the requeue; it has nothing left to stop.
-                _ = terminationRequested.testAndSet()
                 try await slurm.requeue(plan.jobID)
                 edges.console.say("job \(plan.jobID) requeued (\(reason)); output and status of this attempt in \(plan.jobFolder)")
-                // Slurm changes ExcNodeList of a pending job only; a requeued job waits CredExpire
-                // seconds before it may start, while this process has KillWait seconds left.
-                if case .nodeLost(let nodes) = decision.reason {
-                    try await slurm.exclude(nodes, from: plan.jobID, already: excludedBefore)
-                    edges.console.say("excluded \(nodes.joined(separator: ",")) from job \(plan.jobID)'s next attempt")
-                }
             } catch {
-                failure = error
-                status.status = decision.reason == .preempted ? .requeued : .terminated
-                status.exitCode = (decision.reason == .preempted ? ExitKind.requeued : ExitKind.terminated).code
+                // Slurm requeues a preempted job by itself; after a time limit or a lost node the run ends here.
+                let ending: (BootstrapStatus.State, ExitKind) =
+                    switch decision.reason {
+                    case .preempted: (.requeued, .requeued)
+                    case .timeLimit: (.terminated, .terminated)
+                    case .nodeLost: (.bootstrapFailed, .runtime)
+                    }
+                if decision.reason != .preempted { failure = Failure(ending.1, error.message, hint: error.hint) }
+                status.status = ending.0
+                status.exitCode = ending.1.code
                 status.message = "\(reason): could not requeue job \(plan.jobID): \(error.message)"
                 status.current.status = status.status
                 status.current.exitCode = status.exitCode
+            }
+            // Slurm changes ExcNodeList of a pending job only; a requeued job waits CredExpire seconds
+            // before it may start, while this process has KillWait seconds left.
+            if failure == nil, case .nodeLost(let nodes) = decision.reason, !nodes.isEmpty {
+                do throws(Failure) {
+                    try await slurm.exclude(nodes, from: plan.jobID, already: excludedBefore)
+                    edges.console.say("excluded \(nodes.joined(separator: ",")) from job \(plan.jobID)'s next attempt")
+                } catch {
+                    edges.console.say("warning: \(nodes.joined(separator: ",")) could not be excluded from the next attempt: \(error.message)")
+                    status.warnings.append("the lost node \(nodes.joined(separator: ",")) was not excluded: \(error.message)")
+                }
             }
         }
         writeStatus()
@@ -156,7 +179,8 @@ extension BootstrapRun {
         }
         let moved = edges.folder.archiveAttempt(previousNumber)
         if !moved.isEmpty { notes.append("attempt \(previousNumber)'s logs moved to \(plan.jobFolder)/attempt-\(previousNumber)/ (\(moved.joined(separator: ", ")))") }
-        let resumable = status.attempts.last(where: { $0.number == previousNumber })?.resumable ?? false
+        // An attempt that submitted nothing left the cache as the one before it did.
+        let resumable = status.attempts.last(where: { $0.number < settings.attempt && $0.submissionID != nil })?.resumable ?? false
         notes += edges.resumeState.prepare(previousAttemptResumable: resumable)
         notes.insert("attempt \(settings.attempt) of job \(plan.jobID) (restart \(settings.restarts)): the pipeline is submitted again", at: 0)
         return notes

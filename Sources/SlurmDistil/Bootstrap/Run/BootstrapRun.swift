@@ -38,6 +38,10 @@ public actor BootstrapRun {
     private let started: Double
     let steps = StepRegistry()
     let terminationRequested = Locked(false)
+    /// The first termination signal: SIGTERM may be Slurm's (time limit, preemption), the others a user's.
+    let terminationSignal = Locked<Int32?>(nil)
+    /// Whether Slurm may run the job again, once asked.
+    let requeueable = Locked<Bool?>(nil)
     private let work = Locked<Task<Result<RayJobInfo, Failure>, Never>?>(nil)
 
     /// `token` is nil when the plan runs without authentication.
@@ -56,6 +60,7 @@ public actor BootstrapRun {
     /// SIGTERM/SIGINT/SIGHUP: stop the pipeline, keep its output, tear down. Safe from any thread.
     public nonisolated func requestTermination(signal: Int32) {
         guard !terminationRequested.testAndSet() else { return }
+        terminationSignal.value = signal
         edges.console.say("signal \(signal) received: stopping the pipeline, saving its output, tearing down")
         work.value?.cancel()
     }
@@ -115,10 +120,13 @@ public actor BootstrapRun {
 
     private func phases() async throws(Failure) -> RayJobInfo {
         var environment = BootstrapPlan.stepEnvironment(settings.environment)
-        // Ray's job stop then sends SIGINT, on which distilabel finishes its batch and writes its cache,
-        // and waits for the driver to end by itself: bootstrap bounds the wait (drain, teardown).
-        environment["RAY_JOB_STOP_SIGNAL"] = "SIGINT"
-        environment["RAY_JOB_STOP_WAIT_TIME_S"] = "86400"
+        let mayBeRequeued = await mayBeRequeued()
+        if mayBeRequeued {
+            // Ray's job stop then sends SIGINT, on which distilabel finishes its batch and writes its
+            // cache, and waits for the driver to end by itself: bootstrap bounds the wait (drain, teardown).
+            environment["RAY_JOB_STOP_SIGNAL"] = "SIGINT"
+            environment["RAY_JOB_STOP_WAIT_TIME_S"] = "86400"
+        }
         environment["RAY_AUTH_TOKEN"] = nil
         if let token {
             environment["RAY_AUTH_MODE"] = "token"
@@ -132,7 +140,7 @@ public actor BootstrapRun {
             try await SharedStorageCheck(plan: plan, edges: edges, environment: environment).check(path)
         }
         var job = self.job
-        if await mayBeRequeued() {
+        if mayBeRequeued {
             // The next attempt resumes from what this one leaves in the job folder: every node must see it.
             try await SharedStorageCheck(plan: plan, edges: edges, environment: environment).check(plan.jobFolder, purpose: .resume)
             let cache = AttemptEnvironment.distilabelCache(jobFolder: plan.jobFolder, environment: settings.environment, runtimeEnv: job.submission.runtimeEnv)

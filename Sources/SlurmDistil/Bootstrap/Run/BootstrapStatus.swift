@@ -125,3 +125,33 @@ public struct BootstrapStatus: Codable, Sendable, Equatable {
         seconds[.finished].map { startedAt + $0 - moment }
     }
 }
+
+extension BootstrapStatus {
+    enum CodingKeys: String, CodingKey {
+        case slurmJobID, nodes, head, dashboard, rayPorts, startedAt, status, exitCode, submissionID, jobStatus, message, seconds
+        case authentication, rayVersion, warnings, attempt, attempts
+    }
+
+    /// A status.json written before attempts existed (one attempt, none listed) reads as such: `status
+    /// --job` of a job started by the previous version, and its requeue after an upgrade, still work.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        slurmJobID = try container.decode(String.self, forKey: .slurmJobID)
+        nodes = try container.decode([String].self, forKey: .nodes)
+        head = try container.decode(String.self, forKey: .head)
+        dashboard = try container.decode(String.self, forKey: .dashboard)
+        rayPorts = try container.decode(String.self, forKey: .rayPorts)
+        startedAt = try container.decode(Double.self, forKey: .startedAt)
+        status = try container.decode(State.self, forKey: .status)
+        exitCode = try container.decode(Int32.self, forKey: .exitCode)
+        submissionID = try container.decodeIfPresent(String.self, forKey: .submissionID)
+        jobStatus = try container.decodeIfPresent(RayJobInfo.Status.self, forKey: .jobStatus)
+        message = try container.decodeIfPresent(String.self, forKey: .message)
+        seconds = try container.decodeIfPresent([Phase: Double].self, forKey: .seconds) ?? [:]
+        authentication = try container.decode(RayAuthentication.self, forKey: .authentication)
+        rayVersion = try container.decodeIfPresent(String.self, forKey: .rayVersion)
+        warnings = try container.decodeIfPresent([String].self, forKey: .warnings) ?? []
+        attempt = try container.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
+        attempts = try container.decodeIfPresent([Attempt].self, forKey: .attempts) ?? []
+    }
+}

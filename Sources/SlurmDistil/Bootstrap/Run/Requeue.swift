@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What the user allows when Slurm ends the allocation before the pipeline is done.
 public struct RequeuePolicy: Sendable, Equatable {
     /// What bootstrap does when a node's Ray dies mid-run.
@@ -48,54 +52,54 @@ public enum RequeueReason: Sendable, Equatable {
         switch self {
         case .timeLimit: "time limit"
         case .preempted: "preempted"
-        case .nodeLost(let nodes): "node lost: \(nodes.joined(separator: ","))"
+        case .nodeLost(let nodes): nodes.isEmpty ? "node lost (which one could not be told)" : "node lost: \(nodes.joined(separator: ","))"
         }
     }
 }
 
-/// The decision bootstrap takes when its pipeline is interrupted: stop it gracefully and let the job
-/// run again (requeued by Slurm or by bootstrap), or end as before. Pure: the inputs are facts.
+/// The decision bootstrap takes when its pipeline is interrupted: stop it (gracefully where the next
+/// attempt can resume) and requeue the job, or end as before. Pure: the inputs are facts. bootstrap
+/// requeues a preempted job itself too: it may end before Slurm's grace time does.
 public struct RequeueDecision: Sendable, Equatable {
     public var reason: RequeueReason
-    /// bootstrap runs `scontrol requeue` (time limit, node loss). A preemption with PreemptMode=REQUEUE
-    /// is requeued by Slurm; bootstrap requeues too, as the job may end before Slurm's grace time does.
-    public var requeueItself: Bool
     /// Seconds the pipeline may take to stop and write its cache, before it is killed.
     public var drainSeconds: Double
 
-    /// Time kept back for teardown and the requeue itself, out of the time Slurm leaves.
-    public static let reserveSeconds: Double = 20
+    /// Time kept back, out of the time Slurm leaves, for the teardown (its grace period, then a kill)
+    /// and the requeue itself.
+    public static let reserveSeconds: Double = TeardownStep.bootstrapSteps.map(\.allowedSeconds).reduce(0, +) + 15
     /// When Slurm does not say how long is left (a job without a time limit shows EndTime=Unknown even
     /// in a preemption's grace time): what the pipeline may take to stop. A GraceTime under a minute
     /// ends the job before that; the attempt is then not trusted to resume from (killed outright).
     public static let defaultDrainSeconds: Double = 40
+    /// The longest time before the limit at which SIGTERM is taken for the time-limit signal
+    /// (--signal-lead); earlier, it is someone's `scancel --signal=TERM`, which stops the run.
+    public static let timeLimitWindow: Double = 3600
 
     /// After a termination signal. `record` is Slurm's view of the job at that moment, nil if
     /// scontrol could not say; `restarts` is SLURM_RESTART_COUNT.
-    public static func afterSignal(policy: RequeuePolicy, restarts: Int, record: SlurmJobRecord?, now: Date) -> RequeueDecision? {
-        // CANCELLED (scancel) or already ending: the user wants it to stop.
-        guard let record, record.state == "RUNNING" else { return nil }
-        let drain = drainSeconds(record: record, now: now)
+    public static func afterSignal(_ signal: Int32, policy: RequeuePolicy, restarts: Int, record: SlurmJobRecord?, now: Date) -> RequeueDecision? {
+        // SIGINT and SIGHUP come from a user's terminal; CANCELLED (scancel) or already ending: the
+        // user wants it to stop.
+        guard signal == SIGTERM, let record, record.state == "RUNNING" else { return nil }
+        let left = record.secondsLeft(now: now)
+        let drain = left.map { max(5, $0 - reserveSeconds) } ?? defaultDrainSeconds
         if record.preemptTime != nil {
             // Only a requeueable job comes back from a preemption.
             guard record.requeueable else { return nil }
-            return RequeueDecision(reason: .preempted, requeueItself: true, drainSeconds: drain)
+            return RequeueDecision(reason: .preempted, drainSeconds: drain)
         }
-        // Still RUNNING and not preempted: the signal Slurm sends --signal-lead before the time limit.
-        guard restarts < policy.maxRestarts else { return nil }
-        return RequeueDecision(reason: .timeLimit, requeueItself: true, drainSeconds: drain)
+        // Still RUNNING, not preempted, near its end: the signal Slurm sends --signal-lead before the limit.
+        guard restarts < policy.maxRestarts, let left, left <= timeLimitWindow else { return nil }
+        return RequeueDecision(reason: .timeLimit, drainSeconds: drain)
     }
 
-    /// After a node's Ray step died while the pipeline ran.
-    public static func afterNodeLoss(policy: RequeuePolicy, restarts: Int, lostNodes: [String], record: SlurmJobRecord?, now: Date) -> RequeueDecision? {
-        guard policy.onNodeLoss == .requeue, restarts < policy.maxRestarts, !lostNodes.isEmpty else { return nil }
-        return RequeueDecision(
-            reason: .nodeLost(lostNodes), requeueItself: true, drainSeconds: record.map { drainSeconds(record: $0, now: now) } ?? defaultDrainSeconds)
-    }
-
-    static func drainSeconds(record: SlurmJobRecord, now: Date) -> Double {
-        guard let left = record.secondsLeft(now: now) else { return defaultDrainSeconds }
-        return max(5, left - reserveSeconds)
+    /// After a node's Ray step died while the pipeline ran; `lostNodes` is empty when the node could not
+    /// be told (the job is then requeued without excluding any).
+    public static func afterNodeLoss(policy: RequeuePolicy, restarts: Int, lostNodes: [String]) -> RequeueDecision? {
+        guard policy.onNodeLoss == .requeue, restarts < policy.maxRestarts else { return nil }
+        // Not drained: see BootstrapRun.endForRequeue.
+        return RequeueDecision(reason: .nodeLost(lostNodes), drainSeconds: 0)
     }
 }
 
