@@ -35,7 +35,7 @@ def component(args):
     if second.endswith("dashboard/dashboard.py"): return "dashboard (head process)"
     if "multiprocessing" in line and "forkserver" in line: return "dashboard forkserver"
     if second.endswith("log_monitor.py"): return "log monitor"
-    if second.endswith("autoscaler/_private/monitor.py"): return "autoscaler monitor"
+    if "/autoscaler/" in second and second.endswith("/monitor.py"): return "autoscaler monitor"
     if "ray.util.client.server" in line: return "Ray Client server"
     if second.endswith("/bin/ray") and "start" in args: return "ray start --block"
     if first.endswith("slurm-distil") and "_node" in args: return "slurm-distil node agent"
