@@ -26,7 +26,8 @@ snapshot() {
 import os, sys
 def component(args):
     first = args[0] if args else ""
-    second = args[1] if len(args) > 1 else ""
+    # The script a Python process runs, past options such as -u.
+    second = next((a for a in args[1:] if a.endswith(".py") or a.endswith("/bin/ray")), "")
     line = " ".join(args)
     if first.startswith("ray-dashboard-"): return "dashboard module " + first.split("-")[2]
     if first.startswith("ray::"): return "idle worker (prestarted)" if first.startswith("ray::IDLE") else first.split(" ")[0].split(".")[0]
