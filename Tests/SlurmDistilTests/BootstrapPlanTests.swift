@@ -209,6 +209,13 @@ import TestSupport
             .plan(allocation: allocation, options: options, request: request, currentDirectory: "/work")
     }
 
+    @Test func onlyAMeasuredRayRunsWithoutTheProcessesBootstrapNeverUses() throws {
+        #expect(try !setup(version: RayVersion("2.60.0")).plan.headStep.arguments.contains("--all-ray-processes"))
+        #expect(try !setup(version: RayVersion("2.52.1")).plan.headStep.arguments.contains("--all-ray-processes"))
+        #expect(try setup(version: RayVersion("2.44.1"), options: { $0.insecureNoAuth = true }).plan.headStep.arguments.contains("--all-ray-processes"))
+        #expect(try setup(options: { $0.allRayProcesses = true }).plan.headStep.arguments.contains("--all-ray-processes"))
+    }
+
     @Test func thePlannerDecidesRolesAddressesFolderAndPorts() throws {
         let setup = try setup()
         #expect(setup.plan.head == "n1" && setup.plan.headAddress == "10.0.0.1")

@@ -57,6 +57,10 @@ public struct BootstrapPlanner: Sendable {
             block = free
         }
         let submitDirectory = allocation.submitDirectory ?? currentDirectory
+        var options = options
+        // Measured with 2.52 and 2.60 only; on 2.44 a driver once failed to bind its worker port with
+        // them off, so older (or unknown) versions start everything, as they always did.
+        if version.map({ $0 < RayVersion.tokenAuthentication }) ?? true { options.allRayProcesses = true }
         var plan = try BootstrapPlan.make(
             allocation: allocation, options: options, headAddress: headAddress, ports: block, expectedAddresses: expected,
             jobFolder: options.jobFolder ?? "\(submitDirectory)/slurm-distil-logs/\(allocation.jobID)", authentication: authentication)
