@@ -78,17 +78,8 @@ import Testing
     }
 
     @Test func theTimeLimitSignalStopsGracefullyTearsDownThenRequeues() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 2)
-        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
-            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
-        })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
-        let run = harness.run
-        let outcome = Task { await run.run() }
-        while harness.console.output.value.isEmpty { await Task.yield() }
-        run.requestTermination(signal: SIGTERM)
-        let ended = await outcome.value
+        let harness = Self.timeLimitHarness()
+        let ended = await Self.interrupt(harness)
         #expect(ended.exitCode == ExitKind.requeued.code && ended.failure == nil)
         #expect(ended.status.status == .requeued)
         let attempt = try #require(ended.status.attempts.first)
@@ -110,12 +101,7 @@ import Testing
     }
 
     @Test func aPipelineThatDoesNotStopInTimeIsMarkedSoAndStillRequeued() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1)
-        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
-            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
-        })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.timeLimitHarness { $0.requeue = RequeuePolicy(maxRestarts: 1) }
         harness.pipeline.ignoresStop.value = true
         let run = harness.run
         let outcome = Task { await run.run() }
@@ -129,31 +115,15 @@ import Testing
     }
 
     @Test func aPipelineThatFinishesWhileBeingStoppedIsNotRequeued() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1)
-        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
-            FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes))
-        })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.timeLimitHarness { $0.requeue = RequeuePolicy(maxRestarts: 1) }
         harness.pipeline.finishesOnStop.value = true
-        let run = harness.run
-        let outcome = Task { await run.run() }
-        while harness.console.output.value.isEmpty { await Task.yield() }
-        run.requestTermination(signal: SIGTERM)
-        let ended = await outcome.value
+        let ended = await Self.interrupt(harness)
         #expect(ended.exitCode == 0 && ended.status.status == .succeeded && ended.status.attempts.first?.status == .succeeded)
         #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
     }
 
     @Test func aLostHeadIsExcludedAndTheNextAttemptStartsOver() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
-        let harness = Harness(
-            plan: plan, script: .keepPrinting(every: 1), settings: settings,
-            makeStep: { step, clock, events in
-                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "head" ? (60, 1) : nil)
-            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), dying: "head")
         harness.folder.files.withLock { $0["ray-n1.log"] = "slurm-distil node: n1: Ray exited by itself with status 1" }
         let ended = await harness.run.run()
         #expect(ended.status.status == .requeued && ended.status.attempts.first?.requeueReason == "node lost: n1")
@@ -163,31 +133,15 @@ import Testing
     }
 
     @Test func scancelIsNotARequeue() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 2)
-        let harness = Harness(plan: plan, script: .keepPrinting(every: 1), settings: settings, slurm: { events in
-            FakeSlurm(events: events, line: Self.record(state: "CANCELLED"))
-        })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
-        let run = harness.run
-        let outcome = Task { await run.run() }
-        while harness.console.output.value.isEmpty { await Task.yield() }
-        run.requestTermination(signal: SIGTERM)
-        let ended = await outcome.value
+        let harness = Self.timeLimitHarness(line: Self.record(state: "CANCELLED"))
+        let ended = await Self.interrupt(harness)
         #expect(ended.exitCode == 143 && ended.status.status == .terminated)
         #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
         #expect(ended.status.attempts.first?.status == .terminated && ended.status.attempts.first?.requeueReason == nil)
     }
 
     @Test func aLostNodeIsExcludedAndTheJobRequeued() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
-        let harness = Harness(
-            plan: plan, script: .keepPrinting(every: 1), settings: settings,
-            makeStep: { step, clock, events in
-                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
-            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), dying: "workers")
         harness.folder.files.withLock {
             $0["ray-n2.log"] = "slurm-distil node: n2: signal 15: stopping this node's Ray"
             $0["ray-n3.log"] = "slurm-distil node: n3: Ray exited by itself with status 1"
@@ -204,28 +158,14 @@ import Testing
     }
 
     @Test func aLostNodeThatCannotBeToldIsNotGuessed() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue)
-        let harness = Harness(
-            plan: plan, script: .keepPrinting(every: 1), settings: settings,
-            makeStep: { step, clock, events in
-                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
-            }, slurm: { events in FakeSlurm(events: events, line: Self.record(end: Self.endInTwoMinutes)) })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), dying: "workers")
         let ended = await harness.run.run()
         #expect(ended.status.status == .requeued && ended.status.attempts.first?.requeueReason == "node lost (which one could not be told)")
         #expect(harness.events.all.contains("requeue 4711") && !harness.events.all.contains { $0.hasPrefix("exclude") }, "healthy nodes are not excluded")
     }
 
     @Test func withoutNodeLossRequeueALostNodeFailsTheRunAsBefore() async throws {
-        var settings = BootstrapRunSettings()
-        settings.requeue = RequeuePolicy(maxRestarts: 1)
-        let harness = Harness(
-            plan: plan, script: .keepPrinting(every: 1), settings: settings,
-            makeStep: { step, clock, events in
-                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == "workers" ? (60, 1) : nil)
-            }, slurm: { events in FakeSlurm(events: events, line: Self.record()) })
-        harness.launcher.sharedAnswers.value = Self.everyNodeSeesTheJobFolder
+        let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1), dying: "workers")
         let ended = await harness.run.run()
         #expect(ended.exitCode == 1 && ended.status.status == .bootstrapFailed)
         #expect(!harness.events.all.contains { $0.hasPrefix("requeue") })
@@ -284,6 +224,19 @@ import Testing
         while harness.console.output.value.isEmpty { await Task.yield() }
         run.requestTermination(signal: signal)
         return await outcome.value
+    }
+
+    /// The `dying` step's Ray ends by itself 60 s into the run.
+    static func nodeLossHarness(_ policy: RequeuePolicy, dying: String) -> Harness {
+        var settings = BootstrapRunSettings()
+        settings.requeue = policy
+        let harness = Harness(
+            plan: BootstrapRunTests.plan(rayVersion: "2.60.0"), script: .keepPrinting(every: 1), settings: settings,
+            makeStep: { step, clock, events in
+                FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == dying ? (60, 1) : nil)
+            }, slurm: { events in FakeSlurm(events: events, line: record(end: endInTwoMinutes)) })
+        harness.launcher.sharedAnswers.value = everyNodeSeesTheJobFolder
+        return harness
     }
 
     static func timeLimitHarness(_ configure: (inout BootstrapRunSettings) -> Void = { _ in }, line: String = record(end: endInTwoMinutes)) -> Harness {
