@@ -59,9 +59,29 @@ import TestSupport
         }
         expectNamed(report, "tcp", on: "n3", "reached n1 (10.213.77.11) on all 11 head ports", verdict: .pass)
         expectNamed(report, "clock", on: "n2", "against n1", verdict: .pass)
+        expectNamed(report, "cloud-probe", on: "n1", "before Ray's dashboard answers", verdict: .pass)
+        #expect(!report.findings.contains { $0.check == "cloud-probe" && $0.node != "n1" }, "only where the dashboard runs")
         #expect(report.findings.filter { $0.check == "shared" }.count == 9, "submit folder, working dir and venv on each node")
         #expect(report.seconds < 15, "doctor reports within seconds (\(report.seconds) s)")
         ReliabilityLog.record(.init(category: "fault", scenario: "doctor: a clean 3-node allocation", behaviour: "no check FAILs (WARN only for this machine's own ulimit -n), in \(String(format: "%.1f", report.seconds)) s", exitCode: "0", detectSeconds: report.seconds))
+    }
+
+    /// A resolver that never answers (the virtual nodes had one until they got their own): Ray's
+    /// dashboard serves nothing until its cloud probe has given up on metadata.google.internal.
+    @Test func aResolverThatTimesOutIsWarnedAboutOnTheHead() throws {
+        let silent = try temporaryDirectory().appending(path: "resolv.conf").path
+        // On the cluster's subnet, where no host has that address: every query goes unanswered.
+        try "nameserver 10.213.77.254\n".write(toFile: silent, atomically: true, encoding: .utf8)
+        _ = try VirtualCluster.exec("n1", ["mount", "--bind", silent, "/etc/resolv.conf"])
+        defer { _ = try? VirtualCluster.exec("n1", ["umount", "/etc/resolv.conf"]) }
+        let (job, report, table) = try doctor(["--working-dir", "."])
+        #expect(job.state == "COMPLETED" && !report.failed, "a warning, not a failure: \(table)")
+        expectNamed(report, "cloud-probe", on: "n1", "metadata.google.internal: lookup", verdict: .warn)
+        let finding = try #require(report.findings.first { $0.check == "cloud-probe" })
+        let seconds = try #require(Double(finding.detail.split(separator: " ")[1]), "\(finding.detail)")
+        #expect(seconds >= 5, "glibc waits 5 s for an unanswered query: \(finding.detail)")
+        #expect(finding.hint?.contains("a resolver that answers at once") == true, "\(finding.hint ?? "")")
+        record("a resolver that does not answer, on the head", "WARN cloud-probe on n1: Ray's dashboard would wait \(String(format: "%.1f", seconds)) s at every start; the hint names the resolver", job)
     }
 
     @Test func aMissingOrDownInterfaceIsNamedWithItsNode() throws {

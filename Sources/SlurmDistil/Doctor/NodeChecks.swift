@@ -177,6 +177,33 @@ public struct NodeChecks: Sendable {
         return finding("temp-path", .pass, "\(path) (\(path.count) characters)")
     }
 
+    /// Where Ray's dashboard will run: how long it will serve nothing at each start. The doctor asks
+    /// on the head only, after the rendezvous, so that the wait cannot skew the clock check.
+    func cloudProbe(limit: Double = 15) -> DoctorFinding {
+        let why = "Ray's dashboard probes for a cloud provider at every start, with usage stats on or off, and serves nothing until it is done"
+        guard let times = facts.cloudProbe(limit: limit) else {
+            return finding(
+                "cloud-probe", .warn, "looking up \(CloudProbeTimes.googleName) did not end within \(Int(limit)) s: \(why)",
+                hint: Self.cloudProbeHint(lookupIsSlow: true, linkLocalIsSilent: false))
+        }
+        let seconds = { (value: Double) in String(format: "%.1f", value) }
+        let detail =
+            "about \(seconds(times.total)) s before Ray's dashboard answers (\(CloudProbeTimes.address) \(seconds(times.linkLocal)) s, asked twice; "
+            + "\(CloudProbeTimes.googleName): lookup \(seconds(times.lookup)) s\(times.google > 0 ? ", connect \(seconds(times.google)) s" : ""))"
+        guard times.total > 3 else { return finding("cloud-probe", .pass, detail) }
+        return finding(
+            "cloud-probe", .warn, "\(detail): \(why)",
+            hint: Self.cloudProbeHint(lookupIsSlow: times.lookup > 1, linkLocalIsSilent: times.linkLocal >= 0.9))
+    }
+
+    static func cloudProbeHint(lookupIsSlow: Bool, linkLocalIsSilent: Bool) -> String {
+        var fixes: [String] = []
+        if lookupIsSlow { fixes.append("a resolver that answers at once for names it does not know (this one times out)") }
+        if linkLocalIsSilent { fixes.append("a route that rejects \(CloudProbeTimes.address) instead of dropping it (ip route add prohibit \(CloudProbeTimes.address)/32)") }
+        return "every job's bring-up waits for it; the site can remove the wait with "
+            + (fixes.isEmpty ? "faster answers from \(CloudProbeTimes.address) and its DNS" : fixes.joined(separator: ", and "))
+    }
+
     func shared() -> [DoctorFinding] {
         plan.sharedProbes.map { probe in
             let seen = facts.read(probe.file)?.trimmingCharacters(in: .whitespacesAndNewlines)

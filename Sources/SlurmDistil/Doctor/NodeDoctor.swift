@@ -19,7 +19,16 @@ public struct NodeDoctor: Sendable {
         if node == plan.head {
             // Listening first: the workers start connecting as soon as the step runs.
             let (listeners, taken) = Rendezvous.listen(on: plan.headAddress, ports: headPorts)
-            var findings = NodeChecks(plan: plan, node: node, facts: facts).all()
+            // The cloud probe takes a second or more: on a thread of its own, so that the head answers
+            // the workers (and measures their clocks) meanwhile.
+            let cloudProbe = Locked<DoctorFinding?>(nil)
+            let probed = DispatchSemaphore(value: 0)
+            let checks = NodeChecks(plan: plan, node: node, facts: facts)
+            Thread.detachNewThread {
+                cloudProbe.value = checks.cloudProbe()
+                probed.signal()
+            }
+            var findings = checks.all()
             findings.append(
                 taken.isEmpty
                     ? DoctorFinding(node, "ports", .pass, "Ray's ports \(plan.ports.base)-\(plan.ports.base + headPorts.count - 1) are free on \(plan.headAddress)")
@@ -39,6 +48,8 @@ public struct NodeDoctor: Sendable {
                         ? DoctorFinding(worker, "clock", .fail, text, hint: "the nodes' clocks disagree: timeouts and logs will be wrong; ask the site to check NTP")
                         : DoctorFinding(worker, "clock", abs(skew) > 1 ? .warn : .pass, text))
             }
+            probed.wait()
+            findings += [cloudProbe.value].compactMap { $0 }
             return findings
         }
         var findings = NodeChecks(plan: plan, node: node, facts: facts).all()

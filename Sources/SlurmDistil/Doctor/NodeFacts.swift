@@ -35,6 +35,31 @@ public protocol NodeFacts: Sendable {
     func rayVersion(_ ray: String) -> RayVersion?
     /// The path `ray` is found at on this node.
     func executable(_ ray: String) -> String?
+    /// Ray's cloud-provider probe, timed as Ray's dashboard makes it; nil if it took over `limit` seconds.
+    func cloudProbe(limit: Double) -> CloudProbeTimes?
+}
+
+/// What Ray's dashboard waits for at every start before it serves anything, usage stats on or off
+/// (`UsageStatsHead.run` calls `get_cloud_from_metadata_requests` on its event loop, in
+/// ray/_common/usage/usage_lib.py): a GET to 169.254.169.254 for Azure, one to
+/// metadata.google.internal, one to 169.254.169.254 for AWS, each with a 1 s timeout.
+public struct CloudProbeTimes: Sendable, Equatable {
+    public static let address = "169.254.169.254"
+    public static let googleName = "metadata.google.internal"
+    /// One connect to 169.254.169.254, up to Ray's 1 s; Ray makes two.
+    public var linkLocal: Double
+    /// Resolving metadata.google.internal: the resolver's own timeouts, which Ray does not bound.
+    public var lookup: Double
+    /// A connect to what that name resolved to, if anything.
+    public var google: Double
+
+    public init(linkLocal: Double, lookup: Double, google: Double) {
+        self.linkLocal = linkLocal
+        self.lookup = lookup
+        self.google = google
+    }
+
+    public var total: Double { 2 * linkLocal + lookup + google }
 }
 
 public struct SystemNodeFacts: NodeFacts {
@@ -96,4 +121,27 @@ public struct SystemNodeFacts: NodeFacts {
     public func rayVersion(_ ray: String) -> RayVersion? { InstalledRay(environment: environment).version(ofRay: ray) }
 
     public func executable(_ ray: String) -> String? { InstalledRay(environment: environment).executable(ray) }
+
+    public func cloudProbe(limit: Double) -> CloudProbeTimes? {
+        // getaddrinfo cannot be bounded: the probe runs on a thread of its own, and a resolver that
+        // hangs past the limit is reported as such instead of holding the doctor's step.
+        let result = Locked<CloudProbeTimes?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let directory = directory
+        Thread.detachNewThread {
+            let timed = { (body: () -> Void) -> Double in
+                let started = Date()
+                body()
+                return Date().timeIntervalSince(started)
+            }
+            let linkLocal = timed { _ = PortProbe.accepts(80, on: CloudProbeTimes.address, within: 1) }
+            var resolved: String?
+            let lookup = timed { resolved = directory.resolve(CloudProbeTimes.googleName).first { !$0.contains(":") } }
+            let google = resolved.map { address in timed { _ = PortProbe.accepts(80, on: address, within: 1) } } ?? 0
+            result.value = CloudProbeTimes(linkLocal: linkLocal, lookup: lookup, google: google)
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + limit) == .success else { return nil }
+        return result.value
+    }
 }

@@ -14,10 +14,11 @@ public enum PortProbe {
         withSocket(address, port) { descriptor, socketAddress, length in bind(descriptor, socketAddress, length) == 0 }
     }
 
-    /// Whether something accepts TCP connections at address:port (a refused connect answers at once).
-    public static func accepts(_ port: Int, on address: String) -> Bool {
+    /// Whether something accepts TCP connections at address:port within `seconds` (a refused connect
+    /// answers at once).
+    public static func accepts(_ port: Int, on address: String, within seconds: Int = 2) -> Bool {
         withSocket(address, port) { descriptor, socketAddress, length in
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
             setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             return connect(descriptor, socketAddress, length) == 0
         }

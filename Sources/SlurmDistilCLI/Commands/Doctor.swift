@@ -11,7 +11,9 @@ struct DoctorCommand: AsyncParsableCommand {
             its interface's MTU, the venv's Ray and Python (and whether that Ray has token authentication), GPUs
             granted against visible, CPUs, /dev/shm against the object store, free space and path length of the
             temp root, ulimit -n. Across the nodes: TCP from every worker to the head on the job's port block, the
-            submit folder, working dir and venv seen as the same by every node, and clock skew.
+            submit folder, working dir and venv seen as the same by every node, and clock skew. On the head: how
+            long Ray's dashboard will serve nothing at each start while it probes for a cloud provider (it does
+            so with usage stats off too), a WARN above 3 s.
 
             Exit status: 0 when nothing FAILs (WARNs included), 1 otherwise, 2 for bad options, 3 outside an allocation.
 
