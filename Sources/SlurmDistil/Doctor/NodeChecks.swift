@@ -177,8 +177,8 @@ public struct NodeChecks: Sendable {
         return finding("temp-path", .pass, "\(path) (\(path.count) characters)")
     }
 
-    /// Where Ray's dashboard will run: how long it will serve nothing at each start. The doctor asks
-    /// on the head only, after the rendezvous, so that the wait cannot skew the clock check.
+    /// Where Ray's dashboard will run: how long it will serve nothing at each start. Asked on the head
+    /// only (NodeDoctor runs it beside the rendezvous), as it takes up to a few seconds.
     func cloudProbe(limit: Double = 15) -> DoctorFinding {
         let why = "Ray's dashboard probes for a cloud provider at every start, with usage stats on or off, and serves nothing until it is done"
         guard let times = facts.cloudProbe(limit: limit) else {
