@@ -137,6 +137,8 @@ final class FakePipeline: PipelineService {
         case keepPrinting(every: Double)
         /// Prints nothing and never ends by itself.
         case hang
+        /// Prints a line every second, then ends with the record at `time`.
+        case endAt(Double, RayJobInfo)
     }
 
     let clock: FakeClock
@@ -171,6 +173,15 @@ final class FakePipeline: PipelineService {
             }
         case .hang:
             while !Task.isCancelled { await clock.sleep(1) }
+        case .endAt(let time, let info):
+            while !Task.isCancelled {
+                if clock.now >= time {
+                    state.value = info.status
+                    return info
+                }
+                output(Data("tick \(Int(clock.now))\n".utf8))
+                await clock.sleep(1)
+            }
         }
         throw Failure(.runtime, "interrupted")
     }

@@ -164,6 +164,23 @@ import Testing
         #expect(harness.events.all.contains("requeue 4711") && !harness.events.all.contains { $0.hasPrefix("exclude") }, "healthy nodes are not excluded")
     }
 
+    /// Measured on the cluster: the driver failed on the lost node's actor before n2's agent had seen
+    /// its Ray exit, and the run ended FAILED instead of being requeued.
+    @Test func aPipelineThatFailsJustBeforeItsNodeIsSeenLostIsStillRequeued() async throws {
+        let failed = RayJobInfo(status: .failed, driverExitCode: 1)
+        let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1, onNodeLoss: .requeue), dying: "workers", script: .endAt(57, failed))
+        harness.folder.files.withLock { $0["ray-n3.log"] = "slurm-distil node: n3: Ray exited by itself with status 1" }
+        let ended = await harness.run.run()
+        #expect(ended.exitCode == ExitKind.requeued.code && ended.status.attempts.first?.requeueReason == "node lost: n3", "\(ended)")
+        #expect(harness.console.text.contains("pipeline ended FAILED; waiting up to 15 s for the nodes to say whether one was lost"))
+
+        // Without node-loss requeue a failed pipeline is the end, at once.
+        let plain = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1), dying: "workers", script: .endAt(57, failed))
+        let outcome = await plain.run.run()
+        #expect(outcome.status.status == .failed && outcome.exitCode == 1, "\(outcome)")
+        #expect(plain.clock.now < 59, "no wait for a lost node that would change nothing")
+    }
+
     @Test func withoutNodeLossRequeueALostNodeFailsTheRunAsBefore() async throws {
         let harness = Self.nodeLossHarness(RequeuePolicy(maxRestarts: 1), dying: "workers")
         let ended = await harness.run.run()
@@ -227,11 +244,11 @@ import Testing
     }
 
     /// The `dying` step's Ray ends by itself 60 s into the run.
-    static func nodeLossHarness(_ policy: RequeuePolicy, dying: String) -> Harness {
+    static func nodeLossHarness(_ policy: RequeuePolicy, dying: String, script: FakePipeline.Script = .keepPrinting(every: 1)) -> Harness {
         var settings = BootstrapRunSettings()
         settings.requeue = policy
         let harness = Harness(
-            plan: BootstrapRunTests.plan(rayVersion: "2.60.0"), script: .keepPrinting(every: 1), settings: settings,
+            plan: BootstrapRunTests.plan(rayVersion: "2.60.0"), script: script, settings: settings,
             makeStep: { step, clock, events in
                 FakeStep(name: step.name, nodes: step.nodes, clock: clock, events: events, exitAt: step.name == dying ? (60, 1) : nil)
             }, slurm: { events in FakeSlurm(events: events, line: record(end: endInTwoMinutes)) })

@@ -4,6 +4,10 @@ import Foundation
 /// that is cut short ends (stop gracefully, tear down, requeue), and how the next one starts from
 /// what the earlier ones left.
 extension BootstrapRun {
+    /// How long a pipeline that failed waits for a lost node to show (PipelineWatch.nodeLossGrace): a
+    /// node agent reports its Ray gone about 5 s after the raylet died (RELIABILITY.md), 3x that here.
+    static let nodeLossGrace: Double = 15
+
     /// Whether Slurm may run this job again: bootstrap may requeue it, it was requeued before, or it
     /// was submitted with --requeue (preemption).
     func mayBeRequeued() async -> Bool {

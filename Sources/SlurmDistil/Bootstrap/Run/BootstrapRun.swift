@@ -146,11 +146,12 @@ public actor BootstrapRun {
             let cache = AttemptEnvironment.distilabelCache(jobFolder: plan.jobFolder, environment: settings.environment, runtimeEnv: job.submission.runtimeEnv)
             job.submission.runtimeEnv = AttemptEnvironment.runtimeEnv(job.submission.runtimeEnv, attempt: settings.attempt, distilabelCache: cache)
         }
-        let watch = PipelineWatch(
+        var watch = PipelineWatch(
             plan: plan, edges: edges, watchdog: settings.watchdog,
             redactor: SecretRedactor(
                 environment: settings.environment, runtimeEnvSecrets: job.runtimeEnv.secrets, token: token.map { RayToken(value: $0, source: plan.tokenPath) }),
             environment: environment, steps: steps, terminationRequested: terminationRequested)
+        if settings.requeue.requeuesOnNodeLoss(restarts: settings.restarts) { watch.nodeLossGrace = Self.nodeLossGrace }
         return try await watch.run(job) { [self] id in await submitted(id) }
     }
 

@@ -10,6 +10,12 @@ struct PipelineWatch: Sendable {
     let environment: [String: String]
     let steps: StepRegistry
     let terminationRequested: Locked<Bool>
+    /// How long a pipeline that ended other than SUCCEEDED waits for the steps to say whether a node's
+    /// Ray died under it. A lost node fails the driver (ActorUnavailableError) seconds before the node
+    /// agent has seen its Ray exit and its step has ended (measured: the pipeline's FAILED came first),
+    /// and with --on-node-loss requeue that order decides whether the job comes back. 0 where a lost
+    /// node would not change the outcome.
+    var nodeLossGrace: Double = 0
 
     func run(_ job: PreparedJob, submitted: @Sendable (String) async -> Void) async throws(Failure) -> RayJobInfo {
         let console = edges.console
@@ -70,6 +76,14 @@ struct PipelineWatch: Sendable {
         }
         switch outcome {
         case .success(let info):
+            if info.status != .succeeded, nodeLossGrace > 0 {
+                console.say("pipeline ended \(info.status.rawValue); waiting up to \(Int(nodeLossGrace)) s for the nodes to say whether one was lost under it (--on-node-loss requeue)")
+                let until = clock.now + nodeLossGrace
+                while clock.now < until {
+                    try steps.check(plan: plan, folder: edges.folder)
+                    await clock.sleep(0.5)
+                }
+            }
             return info
         case .failure(let error):
             if let failure = tripped.value { throw failure }

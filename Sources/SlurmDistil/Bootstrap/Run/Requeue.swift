@@ -21,6 +21,9 @@ public struct RequeuePolicy: Sendable, Equatable {
 
     public static let maximumRestarts = 100
 
+    /// Whether a node lost now would requeue the job, after `restarts` restarts so far.
+    public func requeuesOnNodeLoss(restarts: Int) -> Bool { onNodeLoss == .requeue && restarts < maxRestarts }
+
     public init(maxRestarts: Int = 0, onNodeLoss: NodeLoss = .fail) {
         self.maxRestarts = maxRestarts
         self.onNodeLoss = onNodeLoss
@@ -97,7 +100,7 @@ public struct RequeueDecision: Sendable, Equatable {
     /// After a node's Ray step died while the pipeline ran; `lostNodes` is empty when the node could not
     /// be told (the job is then requeued without excluding any).
     public static func afterNodeLoss(policy: RequeuePolicy, restarts: Int, lostNodes: [String]) -> RequeueDecision? {
-        guard policy.onNodeLoss == .requeue, restarts < policy.maxRestarts else { return nil }
+        guard policy.requeuesOnNodeLoss(restarts: restarts) else { return nil }
         // Not drained: see BootstrapRun.endForRequeue.
         return RequeueDecision(reason: .nodeLost(lostNodes), drainSeconds: 0)
     }
