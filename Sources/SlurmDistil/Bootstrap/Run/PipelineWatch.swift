@@ -79,7 +79,7 @@ struct PipelineWatch: Sendable {
             if info.status != .succeeded, nodeLossGrace > 0 {
                 console.say("pipeline ended \(info.status.rawValue); waiting up to \(Int(nodeLossGrace)) s for the nodes to say whether one was lost under it (--on-node-loss requeue)")
                 let until = clock.now + nodeLossGrace
-                while clock.now < until {
+                while clock.now < until, !terminationRequested.value {
                     try steps.check(plan: plan, folder: edges.folder)
                     await clock.sleep(0.5)
                 }
