@@ -22,7 +22,7 @@ import Testing
         var openFiles = 1 << 20
         var ray: RayVersion? = RayVersion("2.60.0")
         var rayPath: String? = "/v/bin/ray"
-        var cloud: CloudProbeTimes? = CloudProbeTimes(linkLocal: 1.0, lookup: 0.01, google: 0)
+        var cloud = CloudProbeTimes(linkLocal: 1.0, lookup: 0.01, google: 0)
 
         func interfaces() -> [InterfaceState] { interfaceList }
         func fileExists(_ path: String) -> Bool { files[path] != nil }
@@ -33,7 +33,7 @@ import Testing
         func slurmVersion() -> String? { "slurm 22.05.8" }
         func rayVersion(_ ray: String) -> RayVersion? { self.ray }
         func executable(_ ray: String) -> String? { rayPath }
-        func cloudProbe(limit: Double) -> CloudProbeTimes? { cloud }
+        func cloudProbe() -> CloudProbeTimes { cloud }
     }
 
     let plan = DoctorPlan(
@@ -58,17 +58,14 @@ import Testing
 
     /// A node with a resolver that times out: Ray's dashboard serves nothing for 8 s at every start.
     @Test func aSlowCloudProbeIsWarnedAboutWithTheSecondsAndTheFix() {
-        let checks = { (facts: Facts) in NodeChecks(plan: plan, node: "n1", facts: facts).cloudProbe() }
-        let quick = checks(Facts())
+        let check = { (times: CloudProbeTimes?) in NodeChecks(plan: plan, node: "n1", facts: Facts()).cloudProbe(times) }
+        let quick = check(Facts().cloud)
         #expect(quick.verdict == .pass && quick.detail.hasPrefix("about 2.0 s before Ray's dashboard answers (169.254.169.254 1.0 s, asked twice"), "\(quick.detail)")
-        var facts = Facts()
-        facts.cloud = CloudProbeTimes(linkLocal: 1.0, lookup: 6.1, google: 0)
-        let slow = checks(facts)
+        let slow = check(CloudProbeTimes(linkLocal: 1.0, lookup: 6.1, google: 0))
         #expect(slow.verdict == .warn && slow.detail.hasPrefix("about 8.1 s before Ray's dashboard answers"), "\(slow.detail)")
         #expect(slow.detail.contains("metadata.google.internal: lookup 6.1 s") && slow.detail.contains("with usage stats on or off"))
         #expect(slow.hint?.contains("a resolver that answers at once") == true && slow.hint?.contains("prohibit 169.254.169.254/32") == true, "\(slow.hint ?? "")")
-        facts.cloud = nil
-        let hung = checks(facts)
+        let hung = check(nil)
         #expect(hung.verdict == .warn && hung.detail.hasPrefix("looking up metadata.google.internal did not end within 15 s"))
     }
 

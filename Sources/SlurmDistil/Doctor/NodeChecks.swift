@@ -177,11 +177,12 @@ public struct NodeChecks: Sendable {
         return finding("temp-path", .pass, "\(path) (\(path.count) characters)")
     }
 
-    /// Where Ray's dashboard will run: how long it will serve nothing at each start. Asked on the head
-    /// only (NodeDoctor runs it beside the rendezvous), as it takes up to a few seconds.
-    func cloudProbe(limit: Double = 15) -> DoctorFinding {
+    /// Where Ray's dashboard will run: how long it will serve nothing at each start, from the probe's
+    /// `times` (nil when it did not end within `limit` seconds). NodeDoctor times it on the head only,
+    /// beside the rendezvous, as it takes up to a few seconds.
+    func cloudProbe(_ times: CloudProbeTimes?, limit: Double = NodeChecks.cloudProbeLimit) -> DoctorFinding {
         let why = "Ray's dashboard probes for a cloud provider at every start, with usage stats on or off, and serves nothing until it is done"
-        guard let times = facts.cloudProbe(limit: limit) else {
+        guard let times else {
             return finding(
                 "cloud-probe", .warn, "looking up \(CloudProbeTimes.googleName) did not end within \(Int(limit)) s: \(why)",
                 hint: Self.cloudProbeHint(lookupIsSlow: true, linkLocalIsSilent: false))
@@ -195,6 +196,9 @@ public struct NodeChecks: Sendable {
             "cloud-probe", .warn, "\(detail): \(why)",
             hint: Self.cloudProbeHint(lookupIsSlow: times.lookup > 1, linkLocalIsSilent: times.linkLocal >= 0.9))
     }
+
+    /// How long the doctor waits for the cloud probe: a resolver's own timeouts are not bounded.
+    static let cloudProbeLimit: Double = 15
 
     static func cloudProbeHint(lookupIsSlow: Bool, linkLocalIsSilent: Bool) -> String {
         var fixes: [String] = []

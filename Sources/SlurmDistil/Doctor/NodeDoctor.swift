@@ -21,11 +21,11 @@ public struct NodeDoctor: Sendable {
             let (listeners, taken) = Rendezvous.listen(on: plan.headAddress, ports: headPorts)
             // The cloud probe takes a second or more: on a thread of its own, so that the head answers
             // the workers (and measures their clocks) meanwhile.
-            let cloudProbe = Locked<DoctorFinding?>(nil)
+            let cloudProbe = Locked<CloudProbeTimes?>(nil)
             let probed = DispatchSemaphore(value: 0)
             let checks = NodeChecks(plan: plan, node: node, facts: facts)
-            Thread.detachNewThread {
-                cloudProbe.value = checks.cloudProbe()
+            Thread.detachNewThread { [facts] in
+                cloudProbe.value = facts.cloudProbe()
                 probed.signal()
             }
             var findings = checks.all()
@@ -48,8 +48,8 @@ public struct NodeDoctor: Sendable {
                         ? DoctorFinding(worker, "clock", .fail, text, hint: "the nodes' clocks disagree: timeouts and logs will be wrong; ask the site to check NTP")
                         : DoctorFinding(worker, "clock", abs(skew) > 1 ? .warn : .pass, text))
             }
-            probed.wait()
-            findings += [cloudProbe.value].compactMap { $0 }
+            let ended = probed.wait(timeout: .now() + NodeChecks.cloudProbeLimit) == .success
+            findings.append(checks.cloudProbe(ended ? cloudProbe.value : nil))
             return findings
         }
         var findings = NodeChecks(plan: plan, node: node, facts: facts).all()

@@ -35,8 +35,9 @@ public protocol NodeFacts: Sendable {
     func rayVersion(_ ray: String) -> RayVersion?
     /// The path `ray` is found at on this node.
     func executable(_ ray: String) -> String?
-    /// Ray's cloud-provider probe, timed as Ray's dashboard makes it; nil if it took over `limit` seconds.
-    func cloudProbe(limit: Double) -> CloudProbeTimes?
+    /// Ray's cloud-provider probe, timed as Ray's dashboard makes it. Blocks as long as the resolver
+    /// does: NodeDoctor runs it on a thread of its own and bounds the wait.
+    func cloudProbe() -> CloudProbeTimes
 }
 
 /// What Ray's dashboard waits for at every start before it serves anything, usage stats on or off
@@ -122,26 +123,16 @@ public struct SystemNodeFacts: NodeFacts {
 
     public func executable(_ ray: String) -> String? { InstalledRay(environment: environment).executable(ray) }
 
-    public func cloudProbe(limit: Double) -> CloudProbeTimes? {
-        // getaddrinfo cannot be bounded: the probe runs on a thread of its own, and a resolver that
-        // hangs past the limit is reported as such instead of holding the doctor's step.
-        let result = Locked<CloudProbeTimes?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let directory = directory
-        Thread.detachNewThread {
-            let timed = { (body: () -> Void) -> Double in
-                let started = Date()
-                body()
-                return Date().timeIntervalSince(started)
-            }
-            let linkLocal = timed { _ = PortProbe.accepts(80, on: CloudProbeTimes.address, within: 1) }
-            var resolved: String?
-            let lookup = timed { resolved = directory.resolve(CloudProbeTimes.googleName).first { !$0.contains(":") } }
-            let google = resolved.map { address in timed { _ = PortProbe.accepts(80, on: address, within: 1) } } ?? 0
-            result.value = CloudProbeTimes(linkLocal: linkLocal, lookup: lookup, google: google)
-            done.signal()
+    public func cloudProbe() -> CloudProbeTimes {
+        let timed = { (body: () -> Void) -> Double in
+            let started = Date()
+            body()
+            return Date().timeIntervalSince(started)
         }
-        guard done.wait(timeout: .now() + limit) == .success else { return nil }
-        return result.value
+        let linkLocal = timed { _ = PortProbe.accepts(80, on: CloudProbeTimes.address, within: 1) }
+        var resolved: String?
+        let lookup = timed { resolved = directory.resolve(CloudProbeTimes.googleName).first { !$0.contains(":") } }
+        let google = resolved.map { address in timed { _ = PortProbe.accepts(80, on: address, within: 1) } } ?? 0
+        return CloudProbeTimes(linkLocal: linkLocal, lookup: lookup, google: google)
     }
 }
